@@ -1,0 +1,122 @@
+//! Control messages and their codec: newline-delimited JSON over a Unix socketpair.
+//!
+//! A child that sees EOF on its control fd must exit: its supervisor is gone.
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream as StdUnixStream;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+
+/// Child -> supervisor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChildMessage {
+    /// Accepting connections (or, for the health process, serving probes).
+    Ready { pid: u32 },
+    /// Periodic liveness signal from inside the child's runtime.
+    Heartbeat { in_flight: u64, served: u64 },
+    /// The worker reached its request budget: start a replacement, then tell it to drain.
+    Recycling { served: u64 },
+}
+
+/// Supervisor -> child.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SupervisorMessage {
+    /// Stop accepting, finish in-flight work within `deadline_ms`, flush, exit.
+    Drain { deadline_ms: u64 },
+}
+
+/// Creates a socketpair: the supervisor keeps the first end, the child gets the second
+/// (as fd 4, through [`crate::spawn_child`]).
+pub fn control_pair() -> io::Result<(StdUnixStream, OwnedFd)> {
+    let (parent, child) = StdUnixStream::pair()?;
+    parent.set_nonblocking(true)?;
+    Ok((parent, OwnedFd::from(child)))
+}
+
+/// Splits a control stream into its reading and writing halves. Must run inside a tokio
+/// runtime.
+pub fn split_control(stream: StdUnixStream) -> io::Result<(ControlReader, ControlWriter)> {
+    stream.set_nonblocking(true)?;
+    let (read, write) = UnixStream::from_std(stream)?.into_split();
+    Ok((
+        ControlReader {
+            lines: BufReader::new(read).lines(),
+        },
+        ControlWriter { half: write },
+    ))
+}
+
+#[derive(Debug)]
+pub struct ControlReader {
+    lines: Lines<BufReader<OwnedReadHalf>>,
+}
+
+impl ControlReader {
+    /// The next message; `Ok(None)` on EOF (the other side is gone).
+    pub async fn recv<M: DeserializeOwned>(&mut self) -> io::Result<Option<M>> {
+        match self.lines.next_line().await? {
+            None => Ok(None),
+            Some(line) => serde_json::from_str(&line).map(Some).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("bad control message {line:?}: {e}"),
+                )
+            }),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct ControlWriter {
+    half: OwnedWriteHalf,
+}
+
+impl ControlWriter {
+    pub async fn send<M: Serialize>(&mut self, message: &M) -> io::Result<()> {
+        let mut line = serde_json::to_vec(message).map_err(io::Error::other)?;
+        line.push(b'\n');
+        self.half.write_all(&line).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn messages_round_trip_and_eof_is_none() {
+        let (a, b) = control_pair().unwrap();
+        let (_ra, mut wa) = split_control(a).unwrap();
+        let (mut rb, wb) = split_control(StdUnixStream::from(b)).unwrap();
+        wa.send(&ChildMessage::Ready { pid: 7 }).await.unwrap();
+        wa.send(&ChildMessage::Heartbeat { in_flight: 2, served: 9 })
+            .await
+            .unwrap();
+        assert_eq!(
+            rb.recv::<ChildMessage>().await.unwrap(),
+            Some(ChildMessage::Ready { pid: 7 })
+        );
+        assert_eq!(
+            rb.recv::<ChildMessage>().await.unwrap(),
+            Some(ChildMessage::Heartbeat { in_flight: 2, served: 9 })
+        );
+        drop(wa);
+        drop(_ra);
+        drop(wb);
+        assert_eq!(rb.recv::<ChildMessage>().await.unwrap(), None);
+    }
+
+    #[test]
+    fn wire_format_is_tagged_json() {
+        let line = serde_json::to_string(&SupervisorMessage::Drain { deadline_ms: 30_000 }).unwrap();
+        assert_eq!(line, r#"{"type":"drain","deadline_ms":30000}"#);
+    }
+}

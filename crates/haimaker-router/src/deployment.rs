@@ -1,0 +1,172 @@
+//! A deployment as the router uses it: one `model_list` entry with its provider, credentials,
+//! timeouts and prices resolved once at start-up.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use haimaker_config::{DeploymentConfig, Secret};
+use haimaker_pricing::{PriceMap, Prices, resolve_prices};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::health::Health;
+use crate::provider::{Provider, Wire, split_model};
+
+/// One deployment, resolved.
+#[derive(Debug)]
+pub struct Deployment {
+    /// Position in the resolved model list.
+    pub index: usize,
+    /// The model group (`model_name`), possibly a wildcard pattern.
+    pub model_name: String,
+    /// `model_info.id`, or a stable hash of the deployment's parameters.
+    pub id: String,
+    /// `litellm_params.model` as written (may contain `*` for wildcard groups).
+    pub litellm_model: String,
+    pub custom_llm_provider: Option<String>,
+    /// `api_base` from config or env, without a trailing slash; `None` = provider default.
+    pub api_base: Option<String>,
+    pub api_key: Option<Secret>,
+    pub organization: Option<String>,
+    pub extra_headers: BTreeMap<String, String>,
+    pub default_params: Map<String, Value>,
+    pub timeout: Option<Duration>,
+    pub stream_timeout: Option<Duration>,
+    pub max_retries: u32,
+    pub weight: Option<f64>,
+    pub rpm: Option<u64>,
+    pub tpm: Option<u64>,
+    pub cooldown_time: Option<Duration>,
+    pub mock_response: Option<String>,
+    pub base_model: Option<String>,
+    pub input_cost_override: Option<f64>,
+    pub output_cost_override: Option<f64>,
+    /// What `/model/info` shows (secrets already removed by the config crate).
+    pub config: DeploymentConfig,
+    /// Failure counters and cooldown state.
+    pub health: Health,
+}
+
+/// Where one call goes: the provider, the model name it expects, the base URL, and the prices.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub provider: Provider,
+    pub provider_model: String,
+    /// Base URL without a trailing slash; `None` when neither config, env nor the provider
+    /// gives one (an error at call time).
+    pub api_base: Option<String>,
+    pub api_key: Option<Secret>,
+    pub prices: Prices,
+}
+
+impl Deployment {
+    pub(crate) fn build(
+        index: usize,
+        config: &DeploymentConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Arc<Self> {
+        let params = &config.litellm_params;
+        let custom_llm_provider = params
+            .public_params
+            .get("custom_llm_provider")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let (provider, _) = split_model(&params.model, custom_llm_provider.as_deref());
+        let api_base = params
+            .api_base
+            .clone()
+            .or_else(|| provider.base_env.iter().find_map(|name| env(name)))
+            .map(|b| b.trim_end_matches('/').to_string());
+        let api_key = params
+            .api_key
+            .clone()
+            .or_else(|| provider.key_env.iter().find_map(|name| env(name)).map(Secret::new));
+        let id = config
+            .model_info
+            .id
+            .clone()
+            .unwrap_or_else(|| generated_id(config));
+        Arc::new(Self {
+            index,
+            model_name: config.model_name.clone(),
+            id,
+            litellm_model: params.model.clone(),
+            custom_llm_provider,
+            api_base,
+            api_key,
+            organization: params.organization.clone(),
+            extra_headers: params.extra_headers.clone(),
+            default_params: params.default_params.clone(),
+            timeout: params.timeout,
+            stream_timeout: params.stream_timeout,
+            max_retries: params.max_retries.unwrap_or(0),
+            weight: params.weight,
+            rpm: params.rpm,
+            tpm: params.tpm,
+            cooldown_time: params.cooldown_time,
+            mock_response: params.mock_response.clone(),
+            base_model: config.model_info.base_model.clone(),
+            input_cost_override: params
+                .input_cost_per_token
+                .or(config.model_info.input_cost_per_token),
+            output_cost_override: params
+                .output_cost_per_token
+                .or(config.model_info.output_cost_per_token),
+            config: config.clone(),
+            health: Health::default(),
+        })
+    }
+
+    pub fn is_wildcard(&self) -> bool {
+        self.model_name.contains('*')
+    }
+
+    /// Resolves where a call for `requested` (the client's model name) goes. For wildcard
+    /// groups the part of `requested` matched by `*` replaces the `*` of
+    /// `litellm_params.model`: group `openai/*` with model `openai/*` sends `openai/gpt-4o`
+    /// as `gpt-4o` to OpenAI.
+    pub fn target(&self, requested: &str, prices: &PriceMap) -> Target {
+        let model = match crate::wildcard::capture(&self.model_name, requested) {
+            Some(captured) if self.litellm_model.contains('*') => {
+                self.litellm_model.replacen('*', captured, 1)
+            }
+            _ => self.litellm_model.clone(),
+        };
+        let (provider, provider_model) = split_model(&model, self.custom_llm_provider.as_deref());
+        let api_base = self
+            .api_base
+            .clone()
+            .or_else(|| provider.default_api_base.map(str::to_string));
+        let entry = prices.lookup(provider.name, provider_model, self.base_model.as_deref());
+        Target {
+            provider,
+            provider_model: provider_model.to_string(),
+            api_base,
+            api_key: self.api_key.clone(),
+            prices: resolve_prices(entry, self.input_cost_override, self.output_cost_override),
+        }
+    }
+
+    /// Whether haimaker can call this deployment's provider (wildcards are checked per call).
+    pub fn provider_supported(&self) -> bool {
+        let (provider, _) = split_model(&self.litellm_model, self.custom_llm_provider.as_deref());
+        provider.wire != Wire::Unsupported
+    }
+}
+
+/// A stable id for deployments without `model_info.id`: sha256 over the group name and the
+/// parameters, so the same config gives the same id on every worker and every restart.
+fn generated_id(config: &DeploymentConfig) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(config.model_name.as_bytes());
+    hasher.update([0]);
+    hasher.update(Value::Object(config.litellm_params.public_params.clone()).to_string());
+    // Deployments that differ only in their key must not share an id; hash the key's hash so
+    // the id reveals nothing about it.
+    if let Some(key) = &config.litellm_params.api_key {
+        hasher.update([0]);
+        hasher.update(Sha256::digest(key.expose().as_bytes()));
+    }
+    hex::encode(hasher.finalize())
+}

@@ -1,0 +1,69 @@
+//! Logging for every haimaker process: the level from `LITELLM_LOG`, text or JSON lines, and
+//! the uvicorn-style access line.
+//!
+//! Text lines look like uvicorn's (`INFO:     message`), JSON lines like LiteLLM's
+//! `JsonFormatter` (`{"message", "level", "timestamp", ...fields}`). Log output is written by a
+//! background thread, so a request never waits on stdout.
+//!
+//! What must not be logged (keys, prompts, completions) is the caller's duty; this crate only
+//! offers `detailed_debug` as the switch callers consult.
+
+mod access;
+mod format;
+mod level;
+
+pub use access::{AccessLine, ACCESS_TARGET};
+pub use level::{Level, parse_level};
+
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// How a process logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogSettings {
+    /// Level of haimaker's own logs.
+    pub level: Level,
+    /// One JSON object per line instead of text.
+    pub json: bool,
+    /// Emit one access line per request (at INFO, independent of `level`, as uvicorn does).
+    pub access_log: bool,
+}
+
+/// Keeps the background writer alive; dropping it flushes what is queued.
+#[must_use = "dropping the guard stops the log writer"]
+pub struct LogGuard {
+    _writer: tracing_appender::non_blocking::WorkerGuard,
+}
+
+impl std::fmt::Debug for LogGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LogGuard")
+    }
+}
+
+/// Installs the global subscriber. Call once per process, before anything logs.
+pub fn init(settings: LogSettings) -> LogGuard {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        // Never block a request on logging: if the writer falls this far behind, lines are
+        // dropped (and counted by tracing-appender) instead.
+        .lossy(true)
+        .buffered_lines_limit(64 * 1024)
+        .finish(std::io::stdout());
+    let own = LevelFilter::from_level(settings.level.as_tracing());
+    let access = if settings.access_log {
+        LevelFilter::INFO
+    } else {
+        LevelFilter::OFF
+    };
+    let filter = Targets::new()
+        .with_target(ACCESS_TARGET, access)
+        .with_target("haimaker", own)
+        .with_default(LevelFilter::WARN.min(own));
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .event_format(format::LineFormat { json: settings.json });
+    // A second init (tests that run several servers in one process) keeps the first.
+    let _ = tracing_subscriber::registry().with(fmt).with(filter).try_init();
+    LogGuard { _writer: guard }
+}

@@ -1,0 +1,215 @@
+//! The `haimaker` supervisor: command line, config check, the listening socket and the
+//! worker fleet.
+//!
+//! Order of start-up (nothing binds before the config is known good):
+//! 1. flags and environment; `.env` unless `LITELLM_MODE=PRODUCTION`
+//! 2. config.yaml: every problem reported at once, exit 64
+//! 3. logging; one warning listing what is accepted but not implemented yet
+//! 4. bind the one listening socket, spawn the workers on it (they re-execute this binary)
+//! 5. supervise (see `fleet`)
+//!
+//! See ARCHITECTURE.md for the process diagram and the exit-code and signal tables.
+
+pub mod cli;
+mod fleet;
+mod listener;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use haimaker_config::{Config, Layered, Loaded, MapVars, ProcessEnv, Vars};
+use haimaker_proc::exit;
+
+use cli::RunArgs;
+
+/// How long in-flight requests may take to finish after SIGTERM.
+const GRACEFUL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs the supervisor; returns the process exit code.
+pub fn run(args: RunArgs) -> i32 {
+    let started = Instant::now();
+    if args.version {
+        println!("haimaker {} (LiteLLM proxy compatible)", env!("CARGO_PKG_VERSION"));
+        return exit::OK;
+    }
+    let process = ProcessEnv;
+    let dotenv = match load_dotenv(&process) {
+        Ok(vars) => vars,
+        Err(message) => {
+            eprintln!("{message}");
+            return exit::CONFIG;
+        }
+    };
+    let overlay = MapVars(dotenv.clone());
+    let vars = Layered {
+        over: &process,
+        under: &overlay,
+    };
+    let loaded = match &args.config {
+        Some(path) => match haimaker_config::load(path, &vars) {
+            Ok(loaded) => loaded,
+            Err(errors) => {
+                eprintln!("{errors}");
+                return exit::CONFIG;
+            }
+        },
+        None => Loaded {
+            config: Config::default(),
+            not_implemented: Vec::new(),
+        },
+    };
+    if args.validate_config {
+        return report_valid(args.config.as_deref(), &loaded);
+    }
+    let workers = match parse_num_workers(&args.num_workers) {
+        Ok(n) => n,
+        Err(message) => {
+            eprintln!("{message}");
+            return exit::CONFIG;
+        }
+    };
+    let settings = match haimaker_worker::log_settings(&loaded.config, &vars, args.detailed_debug, args.debug) {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("{message}");
+            return exit::CONFIG;
+        }
+    };
+    let _log = haimaker_telemetry::init(settings);
+    if let Some(warning) = loaded.not_implemented_warning() {
+        tracing::warn!(target: "haimaker::supervisor", "{warning}");
+    }
+    let ignored = args.ignored_flags();
+    if !ignored.is_empty() {
+        tracing::warn!(
+            target: "haimaker::supervisor",
+            "flags accepted for compatibility but not implemented yet: {}",
+            ignored.join(", ")
+        );
+    }
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(target: "haimaker::supervisor", error = %e, "cannot find the haimaker executable to start workers");
+            return exit::FATAL;
+        }
+    };
+    let listener = match listener::bind(&args.host, args.port) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(target: "haimaker::supervisor", "{e}");
+            return exit::FATAL;
+        }
+    };
+    let address = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(target: "haimaker::supervisor", error = %e, "cannot read the bound address");
+            return exit::FATAL;
+        }
+    };
+    let plan = fleet::FleetPlan {
+        workers,
+        exe,
+        worker_args: worker_args(&args),
+        child_env: child_env(&process, dotenv, &loaded.config),
+        graceful_timeout: GRACEFUL_TIMEOUT,
+        address,
+        started,
+    };
+    // A current-thread runtime on the main thread: children are spawned from this thread, and
+    // PR_SET_PDEATHSIG fires when the spawning *thread* exits.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(target: "haimaker::supervisor", error = %e, "could not start the runtime");
+            return exit::FATAL;
+        }
+    };
+    runtime.block_on(fleet::run(listener, plan))
+}
+
+fn load_dotenv(process: &ProcessEnv) -> Result<BTreeMap<String, String>, String> {
+    if !haimaker_config::should_load_dotenv(process.get("LITELLM_MODE").as_deref()) {
+        return Ok(BTreeMap::new());
+    }
+    haimaker_config::read_dotenv(Path::new(".env")).map_err(|e| e.to_string())
+}
+
+fn report_valid(path: Option<&Path>, loaded: &Loaded) -> i32 {
+    let name = path.map_or_else(|| "(no config file)".to_string(), |p| p.display().to_string());
+    let config = &loaded.config;
+    let groups: std::collections::BTreeSet<&str> =
+        config.model_list.iter().map(|d| d.model_name.as_str()).collect();
+    println!(
+        "{name}: valid ({} deployment{}, {} model group{})",
+        config.model_list.len(),
+        if config.model_list.len() == 1 { "" } else { "s" },
+        groups.len(),
+        if groups.len() == 1 { "" } else { "s" },
+    );
+    if let Some(warning) = loaded.not_implemented_warning() {
+        println!("warning: {warning}");
+    }
+    exit::OK
+}
+
+fn parse_num_workers(value: &str) -> Result<usize, String> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("auto") {
+        return Ok(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    }
+    match value.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "--num_workers (env NUM_WORKERS): expected a positive integer or `auto`, found `{value}`"
+        )),
+    }
+}
+
+fn worker_args(args: &RunArgs) -> Vec<OsString> {
+    let mut out = Vec::new();
+    if let Some(config) = &args.config {
+        // Workers resolve the path from the same working directory, but an absolute path
+        // survives anyone changing it.
+        let config = std::path::absolute(config).unwrap_or_else(|_| config.clone());
+        out.push(OsString::from("--config"));
+        out.push(config.into_os_string());
+    }
+    if args.detailed_debug {
+        out.push(OsString::from("--detailed-debug"));
+    }
+    if args.debug {
+        out.push(OsString::from("--debug"));
+    }
+    out
+}
+
+/// What children get on top of the supervisor's own environment: `.env` values the process
+/// environment does not override, then `environment_variables` from the config (which win,
+/// as LiteLLM sets them into `os.environ`).
+fn child_env(process: &ProcessEnv, dotenv: BTreeMap<String, String>, config: &Config) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = dotenv
+        .into_iter()
+        .filter(|(k, _)| process.get(k).is_none())
+        .collect();
+    env.extend(config.environment_variables.clone());
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn num_workers_accepts_numbers_and_auto() {
+        assert_eq!(parse_num_workers("3").unwrap(), 3);
+        assert!(parse_num_workers("auto").unwrap() >= 1);
+        let err = parse_num_workers("zero").unwrap_err();
+        assert!(err.contains("--num_workers") && err.contains("zero"));
+        assert!(parse_num_workers("0").is_err());
+    }
+}

@@ -1,0 +1,3 @@
+//! End-to-end tests, one file per area of the gateway.
+
+mod proxy;

@@ -1,0 +1,99 @@
+//! The read-only endpoints: `/models`, `/models/{id}`, `/model/info` and the health probes.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use serde_json::{Map, Value, json};
+
+use super::Body;
+use super::respond::{self, full};
+use crate::error::ProxyError;
+use crate::state::AppState;
+
+/// The `created` timestamp LiteLLM reports for every model.
+const CREATED: u64 = 1_677_610_602;
+
+fn model_entry(id: &str) -> Value {
+    json!({"id": id, "object": "model", "created": CREATED, "owned_by": "openai"})
+}
+
+pub fn models(state: &AppState) -> Response<Body> {
+    let data: Vec<Value> = state.router.model_names().into_iter().map(model_entry).collect();
+    respond::json(
+        StatusCode::OK,
+        Bytes::from(json!({"data": data, "object": "list"}).to_string()),
+    )
+}
+
+pub fn model(state: &AppState, id: &str) -> Result<Response<Body>, ProxyError> {
+    if state.router.resolve(id).is_none() {
+        return Err(ProxyError::not_found(format!("The model `{id}` does not exist"))
+            .with_param("model"));
+    }
+    Ok(respond::json(StatusCode::OK, Bytes::from(model_entry(id).to_string())))
+}
+
+/// `/model/info`: every deployment with its parameters (secrets removed by the config
+/// crate) and its model info, completed from the price map as LiteLLM does.
+pub fn model_info(state: &AppState) -> Response<Body> {
+    let data: Vec<Value> = state
+        .router
+        .deployments()
+        .iter()
+        .map(|d| {
+            let target = d.target(&d.model_name, state.prices);
+            let mut info: Map<String, Value> = state
+                .prices
+                .lookup(target.provider.name, &target.provider_model, d.base_model.as_deref())
+                .map(|entry| {
+                    let mut m = entry.info();
+                    m.insert("key".into(), Value::String(entry.name.clone()));
+                    m
+                })
+                .unwrap_or_default();
+            for (k, v) in &d.config.model_info.raw {
+                info.insert(k.clone(), v.clone());
+            }
+            info.insert("id".into(), Value::String(d.id.clone()));
+            info.insert("db_model".into(), Value::Bool(false));
+            info.insert(
+                "input_cost_per_token".into(),
+                json!(target.prices.input_cost_per_token),
+            );
+            info.insert(
+                "output_cost_per_token".into(),
+                json!(target.prices.output_cost_per_token),
+            );
+            info.entry("litellm_provider")
+                .or_insert_with(|| Value::String(target.provider.name.to_string()));
+            json!({
+                "model_name": d.model_name,
+                "litellm_params": Value::Object(d.config.litellm_params.public_params.clone()),
+                "model_info": Value::Object(info),
+            })
+        })
+        .collect();
+    respond::json(StatusCode::OK, Bytes::from(json!({"data": data}).to_string()))
+}
+
+pub fn liveness() -> Response<Body> {
+    respond::json(StatusCode::OK, Bytes::from_static(b"\"I'm alive!\""))
+}
+
+pub fn readiness() -> Response<Body> {
+    let body = json!({
+        "status": "healthy",
+        "db": "Not connected",
+        "cache": null,
+        "litellm_version": env!("CARGO_PKG_VERSION"),
+        "success_callbacks": [],
+    });
+    respond::json(StatusCode::OK, Bytes::from(body.to_string()))
+}
+
+pub fn health_options() -> Response<Body> {
+    let mut response = Response::new(full(Bytes::new()));
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, OPTIONS"));
+    response
+}

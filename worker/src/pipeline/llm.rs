@@ -1,0 +1,349 @@
+//! An LLM call from request to response: resolve the model group, try deployments with
+//! retries, fall back to other groups, and answer with the upstream's response (buffered JSON,
+//! a relayed stream, or a mock) plus the `x-litellm-*` headers.
+//!
+//! Retries and fallbacks happen only before the first response byte: once a stream's head
+//! is accepted, the request is committed to that deployment.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use haimaker_openai::Usage;
+use haimaker_pricing::TokenUsage;
+use haimaker_router::{Deployment, ErrorClass, Group, NoHealthyDeployment, Target};
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::BodyExt;
+
+use super::attempt::{self, Attempted, Reply};
+use super::request::LlmRequest;
+use super::respond::{self, CallReport};
+use super::stream::SseRelay;
+use super::{Body, RequestCtx, mock};
+use crate::error::ProxyError;
+use crate::state::{AppState, InFlight};
+
+/// A request that got an answer.
+struct Done {
+    attempted: Attempted,
+    deployment: Arc<Deployment>,
+    target: Target,
+    group: String,
+    timeout: Duration,
+    retries: u32,
+    fallbacks: u32,
+}
+
+/// A request that got none.
+struct Failed {
+    error: ProxyError,
+    deployment: Option<Arc<Deployment>>,
+    group: String,
+    retries: u32,
+    fallbacks: u32,
+}
+
+pub async fn serve(
+    state: &AppState,
+    ctx: &RequestCtx,
+    request: LlmRequest,
+    in_flight: InFlight,
+) -> Result<Response<Body>, ProxyError> {
+    let Some(group) = state.router.resolve(&request.model) else {
+        return Err(ProxyError::bad_request(format!(
+            "{}: Invalid model name passed in model={}. Call `/v1/models` to view available models for your key.",
+            request.call.route_name(),
+            request.model
+        ))
+        .with_param("model"));
+    };
+    match route_call(state, &request, group).await {
+        Ok(done) => Ok(respond_success(state, ctx, &request, done, in_flight)),
+        Err(failed) => Err(with_failure_headers(state, failed)),
+    }
+}
+
+async fn route_call(state: &AppState, request: &LlmRequest, first: Group<'_>) -> Result<Done, Failed> {
+    let mut retries = 0;
+    let first_failure = match try_group(state, request, &first, true, &mut retries).await {
+        Ok(done) => return Ok(done),
+        Err(failed) => failed,
+    };
+    let Some(class) = first_failure.error.class else {
+        return Err(first_failure);
+    };
+    let policy = state.router.policy();
+    let groups = policy.fallbacks_for(first.name, class.into(), request.fallbacks.as_deref());
+    if groups.is_empty() {
+        return Err(first_failure);
+    }
+    let mut fallbacks = 0;
+    for name in &groups {
+        let Some(group) = state.router.resolve(name) else {
+            tracing::warn!(target: "haimaker::router", fallback = %name, "fallback model group does not exist");
+            continue;
+        };
+        fallbacks += 1;
+        if let Ok(mut done) = try_group(state, request, &group, false, &mut retries).await {
+            done.fallbacks = fallbacks;
+            return Ok(done);
+        }
+    }
+    let mut failed = first_failure;
+    failed.error.message = format!(
+        "{}\nReceived Model Group={}\nAvailable Model Group Fallbacks={:?}",
+        failed.error.message, first.name, groups
+    );
+    failed.retries = retries;
+    failed.fallbacks = fallbacks;
+    Err(failed)
+}
+
+/// Tries the deployments of one group, with the router's retries.
+async fn try_group(
+    state: &AppState,
+    request: &LlmRequest,
+    group: &Group<'_>,
+    original: bool,
+    retries: &mut u32,
+) -> Result<Done, Failed> {
+    let policy = state.router.policy();
+    let base_retries = request.num_retries.unwrap_or(policy.num_retries);
+    let request_timeout = if request.stream {
+        request.stream_timeout.or(request.timeout)
+    } else {
+        request.timeout
+    };
+    let mut tried = Vec::new();
+    let mut last: Option<Failed> = None;
+    let mut attempt_no = 0u32;
+    loop {
+        let deployment = match state.router.pick(group, &tried, &mut rand::rng()) {
+            Ok(d) => d,
+            Err(none) => {
+                return Err(last.unwrap_or_else(|| Failed {
+                    error: no_healthy(group, &none),
+                    deployment: None,
+                    group: group.name.to_string(),
+                    retries: *retries,
+                    fallbacks: 0,
+                }));
+            }
+        };
+        tried.push(deployment.index);
+        let target = deployment.target(group.requested, state.prices);
+        let timeout = policy.timeout_for(
+            request_timeout,
+            deployment.timeout,
+            deployment.stream_timeout,
+            request.stream,
+        );
+        let result = if original && request.mock_testing_fallbacks {
+            Err(ProxyError::internal(format!(
+                "litellm.InternalServerError: This is a mock exception for model={}, to trigger a fallback.",
+                group.name
+            ))
+            .with_class(ErrorClass::InternalServer))
+        } else {
+            attempt::call(state, request, &deployment, &target, timeout).await
+        };
+        match result {
+            Ok(attempted) => {
+                state.router.record_success(&deployment);
+                return Ok(Done {
+                    attempted,
+                    deployment,
+                    target,
+                    group: group.name.to_string(),
+                    timeout,
+                    retries: *retries,
+                    fallbacks: 0,
+                });
+            }
+            Err(error) => {
+                let mut allowed = 0;
+                if let Some(class) = error.class {
+                    if let Some(cooldown) = state.router.record_failure(&deployment, class) {
+                        tracing::warn!(
+                            target: "haimaker::router",
+                            deployment = %deployment.id,
+                            model_group = %deployment.model_name,
+                            cooldown_s = cooldown.as_secs_f64(),
+                            "deployment cooled down"
+                        );
+                    }
+                    if !(original && request.mock_testing_fallbacks) {
+                        allowed = policy.retries_for(class, base_retries, group.members.len());
+                    }
+                }
+                let retry_after = error.retry_after;
+                let failed = Failed {
+                    error,
+                    deployment: Some(Arc::clone(&deployment)),
+                    group: group.name.to_string(),
+                    retries: *retries,
+                    fallbacks: 0,
+                };
+                if attempt_no >= allowed {
+                    return Err(failed);
+                }
+                let other = state.router.has_other_healthy(group, deployment.index);
+                let delay = policy.retry_delay(attempt_no, other, retry_after, rand::random());
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                attempt_no += 1;
+                *retries += 1;
+                last = Some(failed);
+            }
+        }
+    }
+}
+
+fn no_healthy(group: &Group<'_>, none: &NoHealthyDeployment) -> ProxyError {
+    let mut err = ProxyError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_error",
+        format!(
+            "No deployments available for selected model, Try again in {} seconds. Passed model={}. pre-call-checks=False, cooldown_list={:?}",
+            crate::error::format_secs(none.retry_in),
+            group.name,
+            none.cooldown_list
+        ),
+    );
+    err.retry_after = Some(none.retry_in);
+    err
+}
+
+fn with_failure_headers(state: &AppState, failed: Failed) -> ProxyError {
+    let mut err = failed.error;
+    let report = CallReport {
+        model_id: failed.deployment.as_ref().map(|d| d.id.as_str()),
+        model_group: Some(failed.group.as_str()),
+        attempted_retries: failed.retries,
+        attempted_fallbacks: failed.fallbacks,
+        ..CallReport::default()
+    };
+    let mut headers = http::HeaderMap::new();
+    report.apply(&mut headers, &state.version);
+    // Durations are meaningless on a failure; keep the counters and ids.
+    headers.remove("x-litellm-response-duration-ms");
+    headers.remove("x-litellm-overhead-duration-ms");
+    for (name, value) in headers {
+        if let Some(name) = name {
+            err.headers.push((name, value));
+        }
+    }
+    err
+}
+
+fn respond_success(
+    state: &AppState,
+    ctx: &RequestCtx,
+    request: &LlmRequest,
+    done: Done,
+    in_flight: InFlight,
+) -> Response<Body> {
+    let Done {
+        attempted,
+        deployment,
+        target,
+        group,
+        timeout,
+        retries,
+        fallbacks,
+    } = done;
+    let mut report = CallReport {
+        model_id: Some(&deployment.id),
+        model_group: Some(&group),
+        api_base: target.api_base.as_deref(),
+        response_cost: None,
+        total: Duration::ZERO,
+        upstream: attempted.upstream_time,
+        attempted_retries: retries,
+        attempted_fallbacks: fallbacks,
+        max_fallbacks: Some(state.router.policy().max_fallbacks),
+        timeout: Some(timeout),
+    };
+    let mut response = match attempted.reply {
+        Reply::Json { headers, body, usage } => {
+            report.response_cost = Some(cost(&target, usage.as_ref()));
+            let mut response = respond::json(StatusCode::OK, body);
+            append_provider_headers(&mut response, &headers);
+            response
+        }
+        Reply::Mock { text } => {
+            // Nothing was called: there is no upstream base to report.
+            report.api_base = None;
+            let model = target.provider_model.as_str();
+            report.response_cost = Some(cost(&target, Some(&mock::MOCK_USAGE)));
+            if request.stream {
+                sse_response(respond::full(mock::stream(
+                    request.call,
+                    model,
+                    &text,
+                    &ctx.call_id,
+                    request.include_usage,
+                )))
+            } else {
+                let inputs = request
+                    .body
+                    .typed::<serde_json::Value>("input", "")
+                    .ok()
+                    .flatten()
+                    .and_then(|v| v.as_array().map(Vec::len))
+                    .unwrap_or(1);
+                respond::json(
+                    StatusCode::OK,
+                    mock::response(request.call, model, &text, &ctx.call_id, inputs),
+                )
+            }
+        }
+        Reply::Stream { headers, body, idle } => {
+            let describe = format!(
+                "(model group `{}`, deployment {})",
+                group, deployment.id
+            );
+            let relay = SseRelay::new(
+                body,
+                idle,
+                !request.include_usage,
+                describe,
+                Some(in_flight),
+                None,
+            );
+            let mut response = sse_response(relay.boxed_unsync());
+            append_provider_headers(&mut response, &headers);
+            response
+        }
+    };
+    report.total = ctx.start.elapsed();
+    report.apply(response.headers_mut(), &state.version);
+    response
+}
+
+fn sse_response(body: Body) -> Response<Body> {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn append_provider_headers(response: &mut Response<Body>, upstream: &http::HeaderMap) {
+    let headers = response.headers_mut();
+    for (name, value) in respond::provider_headers(upstream) {
+        headers.append(name, value);
+    }
+}
+
+fn cost(target: &Target, usage: Option<&Usage>) -> f64 {
+    let Some(usage) = usage else {
+        return 0.0;
+    };
+    target.prices.cost(&TokenUsage {
+        prompt_tokens: usage.prompt(),
+        completion_tokens: usage.completion(),
+        cached_prompt_tokens: usage.cached(),
+        cache_creation_tokens: 0,
+    })
+}

@@ -1,0 +1,163 @@
+//! One request through a worker. The phase order lives here and nowhere else:
+//!
+//! 1. request id (`x-litellm-call-id` from the client, else a new uuid4)
+//! 2. route: method + path -> [`Endpoint`] (404 / 405 answered here)
+//! 3. authenticate (master key, constant time) for every endpoint but the health probes
+//! 4. LLM calls: read the body with its size cap, parse the top level only
+//!    ([`request`]), resolve the model group, then [`llm`]: pick a deployment, call it
+//!    ([`attempt`]), retry / fall back before the first response byte, and answer with the
+//!    buffered JSON or the relayed stream ([`stream`]), cost from the price map
+//! 5. every response gets `x-litellm-call-id`; failures become the OpenAI error body
+//!    ([`respond::error`]) and are logged once, here
+//! 6. one access line
+//!
+//! ARCHITECTURE.md ("One request") has the same chart.
+
+mod attempt;
+mod auth;
+mod info;
+mod llm;
+mod mock;
+mod request;
+mod respond;
+mod route;
+mod stream;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::combinators::UnsyncBoxBody;
+use hyper::body::Incoming;
+
+use crate::error::ProxyError;
+use crate::state::{AppState, InFlight};
+pub use route::{Endpoint, route};
+
+/// Every response body the worker produces.
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// Per-request values every phase may read.
+#[derive(Debug)]
+pub struct RequestCtx {
+    pub call_id: String,
+    pub start: Instant,
+}
+
+/// The service function: never fails, every error becomes a response.
+pub async fn handle(
+    state: Arc<AppState>,
+    peer: Option<SocketAddr>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let in_flight = state.counters.start();
+    let ctx = RequestCtx {
+        call_id: call_id(&req),
+        start: Instant::now(),
+    };
+    let method = req.method().clone();
+    let version = req.version();
+    let path = req.uri().path().to_string();
+    let endpoint = route(&method, &path);
+
+    let mut response = match dispatch(&state, &ctx, endpoint, req, in_flight).await {
+        Ok(response) => response,
+        Err(err) => {
+            log_failure(&err, &method, &path);
+            respond::error(&err)
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&ctx.call_id) {
+        response.headers_mut().insert("x-litellm-call-id", value);
+    }
+    if method == Method::HEAD {
+        *response.body_mut() = respond::full(Bytes::new());
+    }
+    haimaker_telemetry::AccessLine {
+        client: peer,
+        method: method.as_str(),
+        path: &path,
+        version: version_str(version),
+        status: response.status().as_u16(),
+        reason: response.status().canonical_reason().unwrap_or(""),
+        duration: ctx.start.elapsed(),
+        request_id: &ctx.call_id,
+    }
+    .emit();
+    Ok(response)
+}
+
+async fn dispatch(
+    state: &AppState,
+    ctx: &RequestCtx,
+    endpoint: Endpoint,
+    req: Request<Incoming>,
+    in_flight: InFlight,
+) -> Result<Response<Body>, ProxyError> {
+    if endpoint.requires_auth() {
+        auth::authenticate(req.headers(), state.master_key.as_ref(), state.key_header.as_ref())?;
+    }
+    match endpoint {
+        Endpoint::Llm { call, path_model } => {
+            let (parts, body) = req.into_parts();
+            let bytes = request::read_body(body, &parts.headers, state.max_request_bytes).await?;
+            if state.detailed_debug {
+                tracing::debug!(
+                    target: "haimaker::request",
+                    call_id = %ctx.call_id,
+                    body = %String::from_utf8_lossy(&bytes),
+                    "request body"
+                );
+            }
+            let request = request::parse(call, path_model, &parts.headers, &bytes)?;
+            llm::serve(state, ctx, request, in_flight).await
+        }
+        Endpoint::Models => Ok(info::models(state)),
+        Endpoint::Model(id) => info::model(state, &id),
+        Endpoint::ModelInfo => Ok(info::model_info(state)),
+        Endpoint::Liveness => Ok(info::liveness()),
+        Endpoint::Readiness => Ok(info::readiness()),
+        Endpoint::HealthOptions => Ok(info::health_options()),
+        Endpoint::WrongMethod { allow } => {
+            let mut err = ProxyError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request_error",
+                format!("Method Not Allowed: {} {}; use {allow}", req.method(), req.uri().path()),
+            );
+            err.headers.push((header::ALLOW, HeaderValue::from_static(allow)));
+            Err(err)
+        }
+        Endpoint::Unknown => Err(ProxyError::not_found(format!(
+            "Not Found: no route for {} {}",
+            req.method(),
+            req.uri().path()
+        ))),
+    }
+}
+
+fn call_id(req: &Request<Incoming>) -> String {
+    req.headers()
+        .get("x-litellm-call-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string)
+}
+
+fn log_failure(err: &ProxyError, method: &Method, path: &str) {
+    if err.class.is_some() || err.status.is_server_error() {
+        tracing::warn!(target: "haimaker::request", status = err.status.as_u16(), method = %method, path, error = %err.message, "request failed");
+    } else {
+        tracing::debug!(target: "haimaker::request", status = err.status.as_u16(), method = %method, path, error = %err.message, "request rejected");
+    }
+}
+
+fn version_str(v: http::Version) -> &'static str {
+    match v {
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2",
+        _ => "HTTP/1.1",
+    }
+}

@@ -1,0 +1,183 @@
+//! Relaying an upstream SSE stream to the client, event by event, as the upstream produces it.
+//!
+//! Each complete event is forwarded the moment its last byte arrives; nothing waits for the
+//! end of the stream. On the way the relay reads the usage chunk (removing it again when
+//! haimaker asked for it on the client's behalf), ends the stream with `data: [DONE]` if the
+//! upstream closed cleanly without one, and turns an upstream failure or an idle timeout into
+//! an OpenAI error event. Dropping the relay (client gone) drops the upstream body, which closes
+//! that upstream connection: the upstream request is cancelled.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use haimaker_openai::{SseSplitter, Usage, chunk_usage};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use tokio::time::{Instant, Sleep};
+
+use crate::error::ProxyError;
+use crate::state::InFlight;
+
+/// How a relayed stream ended, for accounting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamOutcome {
+    pub usage: Option<Usage>,
+    pub completed: bool,
+}
+
+pub type OnFinish = Box<dyn FnOnce(StreamOutcome) + Send>;
+
+pub struct SseRelay {
+    upstream: Incoming,
+    splitter: SseSplitter,
+    ready: VecDeque<Bytes>,
+    scratch: Vec<haimaker_openai::SseEvent>,
+    idle: Duration,
+    idle_timer: Pin<Box<Sleep>>,
+    /// Remove the usage-only chunk: the client did not ask for it.
+    strip_usage: bool,
+    saw_done: bool,
+    finished: bool,
+    outcome: StreamOutcome,
+    on_finish: Option<OnFinish>,
+    describe: String,
+    _in_flight: Option<InFlight>,
+}
+
+impl SseRelay {
+    pub fn new(
+        upstream: Incoming,
+        idle: Duration,
+        strip_usage: bool,
+        describe: String,
+        in_flight: Option<InFlight>,
+        on_finish: Option<OnFinish>,
+    ) -> Self {
+        Self {
+            upstream,
+            splitter: SseSplitter::new(),
+            ready: VecDeque::new(),
+            scratch: Vec::new(),
+            idle,
+            idle_timer: Box::pin(tokio::time::sleep(idle)),
+            strip_usage,
+            saw_done: false,
+            finished: false,
+            outcome: StreamOutcome::default(),
+            on_finish,
+            describe,
+            _in_flight: in_flight,
+        }
+    }
+
+    fn take_events(&mut self, chunk: Bytes) {
+        self.splitter.push(chunk, &mut self.scratch);
+        for event in self.scratch.drain(..) {
+            if event.is_done() {
+                self.saw_done = true;
+                self.ready.push_back(event.raw);
+                continue;
+            }
+            if let Some(data) = event.data()
+                && let Some(found) = chunk_usage(&data)
+            {
+                self.outcome.usage = Some(found.usage);
+                if found.usage_only && self.strip_usage {
+                    continue;
+                }
+            }
+            self.ready.push_back(event.raw);
+        }
+    }
+
+    fn fail(&mut self, error: ProxyError) {
+        tracing::warn!(target: "haimaker::stream", error = %error.message, "stream ended with an error");
+        self.ready.push_back(error.sse_event());
+        self.finish(false);
+    }
+
+    fn finish(&mut self, completed: bool) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        self.outcome.completed = completed;
+        if let Some(callback) = self.on_finish.take() {
+            callback(self.outcome);
+        }
+    }
+}
+
+impl Body for SseRelay {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(bytes) = this.ready.pop_front() {
+                return Poll::Ready(Some(Ok(Frame::data(bytes))));
+            }
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            match Pin::new(&mut this.upstream).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        let deadline = Instant::now() + this.idle;
+                        this.idle_timer.as_mut().reset(deadline);
+                        this.take_events(data);
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    let msg = format!(
+                        "litellm.APIConnectionError: OpenAIException - the upstream stream broke off: {e} {}",
+                        this.describe
+                    );
+                    this.fail(ProxyError::internal(msg));
+                }
+                Poll::Ready(None) => {
+                    if let Some(rest) = this.splitter.finish() {
+                        this.ready.push_back(rest.raw);
+                    }
+                    if !this.saw_done {
+                        this.ready.push_back(Bytes::from_static(b"data: [DONE]\n\n"));
+                    }
+                    this.finish(true);
+                }
+                Poll::Pending => {
+                    if this.idle_timer.as_mut().poll(cx).is_ready() {
+                        let idle = this.idle;
+                        this.fail(ProxyError::timeout(
+                            idle,
+                            &format!("waiting for the next stream chunk {}", this.describe),
+                        ));
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.finished && self.ready.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+impl Drop for SseRelay {
+    fn drop(&mut self) {
+        // The client went away before the end: still account for what was seen.
+        self.finish(false);
+    }
+}

@@ -1,0 +1,109 @@
+//! Everything a request handler reads, built once per worker from the config.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use haimaker_config::{Config, Secret};
+use haimaker_pricing::PriceMap;
+use haimaker_router::Router;
+use http::{HeaderName, HeaderValue};
+
+use crate::upstream::{ClientError, UpstreamClient, build_client};
+
+/// Request bodies above this size are refused when `max_request_size_mb` is not set. LiteLLM
+/// has no cap at all; a cap keeps one request from exhausting a worker's memory.
+const DEFAULT_MAX_REQUEST_MB: f64 = 100.0;
+/// Same for buffered (non-streaming) upstream responses.
+const DEFAULT_MAX_RESPONSE_MB: f64 = 100.0;
+
+/// The worker-wide state, shared by every connection task.
+#[derive(Debug)]
+pub struct AppState {
+    pub router: Router,
+    pub prices: &'static PriceMap,
+    pub master_key: Option<Secret>,
+    pub key_header: Option<HeaderName>,
+    pub max_request_bytes: usize,
+    pub max_response_bytes: usize,
+    /// `--detailed_debug`: prompts, completions and keys may be logged.
+    pub detailed_debug: bool,
+    pub client: UpstreamClient,
+    pub version: HeaderValue,
+    pub counters: Arc<Counters>,
+}
+
+/// Request counters, read by the heartbeat and by recycling.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub in_flight: AtomicU64,
+    pub served: AtomicU64,
+}
+
+impl Counters {
+    /// Marks a request as started; the guard marks it finished when dropped.
+    pub fn start(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(Arc::clone(self))
+    }
+}
+
+/// Decrements `in_flight` on drop (so a cancelled request is counted out too).
+#[derive(Debug)]
+pub struct InFlight(Arc<Counters>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.0.served.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Process-level options that are not in config.yaml.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeOptions {
+    pub detailed_debug: bool,
+}
+
+impl AppState {
+    pub fn new(
+        config: &Config,
+        options: &RuntimeOptions,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ClientError> {
+        let general = &config.general_settings;
+        let key_header = general
+            .litellm_key_header_name
+            .as_deref()
+            .and_then(|h| HeaderName::from_bytes(h.trim().to_ascii_lowercase().as_bytes()).ok());
+        Ok(Self {
+            router: Router::new(config, env),
+            prices: PriceMap::bundled(),
+            master_key: general.master_key.clone(),
+            key_header,
+            max_request_bytes: mb_to_bytes(general.max_request_size_mb.unwrap_or(DEFAULT_MAX_REQUEST_MB)),
+            max_response_bytes: mb_to_bytes(
+                general.max_response_size_mb.unwrap_or(DEFAULT_MAX_RESPONSE_MB),
+            ),
+            detailed_debug: options.detailed_debug,
+            client: build_client()?,
+            version: HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
+            counters: Arc::default(),
+        })
+    }
+}
+
+fn mb_to_bytes(mb: f64) -> usize {
+    let bytes = (mb * 1024.0 * 1024.0).max(1.0);
+    if bytes >= usize::MAX as f64 {
+        usize::MAX
+    } else {
+        bytes as usize
+    }
+}
+
+/// How long a value of seconds from a header or body is allowed to be (guards against
+/// `timeout: 1e300`).
+pub fn seconds(value: f64) -> Option<Duration> {
+    (value.is_finite() && value >= 0.0 && value < 1e9).then(|| Duration::from_secs_f64(value))
+}
