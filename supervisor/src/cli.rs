@@ -52,10 +52,16 @@ pub struct RunArgs {
     #[arg(long = "num_workers", env = "NUM_WORKERS", default_value = "1")]
     pub num_workers: String,
     /// Recycle a worker after this many requests.
-    #[arg(long = "max_requests_before_restart", env = "MAX_REQUESTS_BEFORE_RESTART")]
+    #[arg(
+        long = "max_requests_before_restart",
+        env = "MAX_REQUESTS_BEFORE_RESTART"
+    )]
     pub max_requests_before_restart: Option<u64>,
     /// Random extra requests (0..=N) added to each worker's recycling budget.
-    #[arg(long = "max_requests_before_restart_jitter", env = "MAX_REQUESTS_BEFORE_RESTART_JITTER")]
+    #[arg(
+        long = "max_requests_before_restart_jitter",
+        env = "MAX_REQUESTS_BEFORE_RESTART_JITTER"
+    )]
     pub max_requests_before_restart_jitter: Option<u64>,
     /// Accepted for compatibility: the supervisor is always the stable multi-worker path.
     #[arg(long = "run_gunicorn")]
@@ -78,7 +84,11 @@ pub struct RunArgs {
     pub keepalive_timeout: Option<u64>,
     #[arg(long = "limit_concurrency", env = "LIMIT_CONCURRENCY", hide = true)]
     pub limit_concurrency: Option<u64>,
-    #[arg(long = "timeout_worker_healthcheck", env = "TIMEOUT_WORKER_HEALTHCHECK", hide = true)]
+    #[arg(
+        long = "timeout_worker_healthcheck",
+        env = "TIMEOUT_WORKER_HEALTHCHECK",
+        hide = true
+    )]
     pub timeout_worker_healthcheck: Option<u64>,
     #[arg(long = "run_hypercorn", hide = true)]
     pub run_hypercorn: bool,
@@ -100,7 +110,11 @@ pub struct RunArgs {
     pub use_prisma_db_push: bool,
     #[arg(long = "use_legacy_migration_resolver", hide = true)]
     pub use_legacy_migration_resolver: bool,
-    #[arg(long = "prometheus_metrics_port", env = "PROMETHEUS_METRICS_PORT", hide = true)]
+    #[arg(
+        long = "prometheus_metrics_port",
+        env = "PROMETHEUS_METRICS_PORT",
+        hide = true
+    )]
     pub prometheus_metrics_port: Option<u16>,
     #[arg(long = "iam_token_db_auth", hide = true)]
     pub iam_token_db_auth: bool,
@@ -121,7 +135,10 @@ impl RunArgs {
         };
         note(self.keepalive_timeout.is_some(), "--keepalive_timeout");
         note(self.limit_concurrency.is_some(), "--limit_concurrency");
-        note(self.timeout_worker_healthcheck.is_some(), "--timeout_worker_healthcheck");
+        note(
+            self.timeout_worker_healthcheck.is_some(),
+            "--timeout_worker_healthcheck",
+        );
         note(self.run_hypercorn, "--run_hypercorn");
         note(self.run_granian, "--run_granian");
         note(self.ssl_keyfile_path.is_some(), "--ssl_keyfile_path");
@@ -131,11 +148,20 @@ impl RunArgs {
         note(self.skip_server_startup, "--skip_server_startup");
         note(self.use_prisma_migrate, "--use_prisma_migrate");
         note(self.use_prisma_db_push, "--use_prisma_db_push");
-        note(self.use_legacy_migration_resolver, "--use_legacy_migration_resolver");
-        note(self.prometheus_metrics_port.is_some(), "--prometheus_metrics_port");
+        note(
+            self.use_legacy_migration_resolver,
+            "--use_legacy_migration_resolver",
+        );
+        note(
+            self.prometheus_metrics_port.is_some(),
+            "--prometheus_metrics_port",
+        );
         note(self.iam_token_db_auth, "--iam_token_db_auth");
         note(self.reload, "--reload");
-        note(self.max_requests_before_restart.is_some(), "--max_requests_before_restart");
+        note(
+            self.max_requests_before_restart.is_some(),
+            "--max_requests_before_restart",
+        );
         note(
             self.max_requests_before_restart_jitter.is_some(),
             "--max_requests_before_restart_jitter",

@@ -70,7 +70,7 @@ pub async fn run(listener: TcpListener, plan: FleetPlan) -> i32 {
     for slot in 1..=plan.workers {
         match spawn_worker(slot, &listener, &plan, events_tx.clone()) {
             Ok(worker) => {
-                tracing::info!(target: "haimaker::supervisor", worker = slot, pid = worker.pid, "started worker w{slot} [pid {}]", worker.pid);
+                tracing::info!(target: haimaker_telemetry::LIFECYCLE_TARGET, worker = slot, pid = worker.pid, "started worker w{slot} [pid {}]", worker.pid);
                 workers.insert(slot, worker);
             }
             Err(e) => {
@@ -127,9 +127,9 @@ pub async fn run(listener: TcpListener, plan: FleetPlan) -> i32 {
                             stop_all(&mut workers, &mut events, Signal::SIGTERM).await;
                             return exit::FATAL;
                         }
-                        tracing::info!(target: "haimaker::supervisor", worker = slot, pid = worker.pid, "worker w{slot} (pid {}) stopped", worker.pid);
+                        tracing::info!(target: haimaker_telemetry::LIFECYCLE_TARGET, worker = slot, pid = worker.pid, "worker w{slot} (pid {}) stopped", worker.pid);
                         if workers.is_empty() {
-                            tracing::info!(target: "haimaker::supervisor", "all workers stopped; exiting");
+                            tracing::info!(target: haimaker_telemetry::LIFECYCLE_TARGET, "all workers stopped; exiting");
                             return exit::OK;
                         }
                     }
@@ -138,7 +138,7 @@ pub async fn run(listener: TcpListener, plan: FleetPlan) -> i32 {
             _ = sigterm.recv() => {
                 if matches!(phase, Phase::Starting | Phase::Running) {
                     tracing::info!(
-                        target: "haimaker::supervisor",
+                        target: haimaker_telemetry::LIFECYCLE_TARGET,
                         "SIGTERM: draining (in-flight requests get {}s; send SIGTERM again to stop at once)",
                         plan.graceful_timeout.as_secs()
                     );
@@ -151,13 +151,13 @@ pub async fn run(listener: TcpListener, plan: FleetPlan) -> i32 {
                     }
                     drain_deadline.as_mut().reset(tokio::time::Instant::now() + plan.graceful_timeout + Duration::from_secs(1));
                 } else {
-                    tracing::info!(target: "haimaker::supervisor", "second SIGTERM: stopping now");
+                    tracing::info!(target: haimaker_telemetry::LIFECYCLE_TARGET, "second SIGTERM: stopping now");
                     stop_all(&mut workers, &mut events, Signal::SIGTERM).await;
                     return exit::OK;
                 }
             }
             _ = sigint.recv() => {
-                tracing::info!(target: "haimaker::supervisor", "SIGINT: stopping now");
+                tracing::info!(target: haimaker_telemetry::LIFECYCLE_TARGET, "SIGINT: stopping now");
                 stop_all(&mut workers, &mut events, Signal::SIGTERM).await;
                 return exit::OK;
             }
@@ -177,7 +177,7 @@ fn announce_running(plan: &FleetPlan) {
         format!("http://{}", plan.address)
     };
     tracing::info!(
-        target: "haimaker::supervisor",
+        target: haimaker_telemetry::LIFECYCLE_TARGET,
         address = %plan.address,
         workers = plan.workers,
         startup_ms = plan.started.elapsed().as_secs_f64() * 1000.0,

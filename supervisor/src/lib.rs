@@ -31,7 +31,10 @@ const GRACEFUL_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn run(args: RunArgs) -> i32 {
     let started = Instant::now();
     if args.version {
-        println!("haimaker {} (LiteLLM proxy compatible)", env!("CARGO_PKG_VERSION"));
+        println!(
+            "haimaker {} (LiteLLM proxy compatible)",
+            env!("CARGO_PKG_VERSION")
+        );
         return exit::OK;
     }
     let process = ProcessEnv;
@@ -70,13 +73,15 @@ pub fn run(args: RunArgs) -> i32 {
             return exit::CONFIG;
         }
     };
-    let settings = match haimaker_worker::log_settings(&loaded.config, &vars, args.detailed_debug, args.debug) {
-        Ok(s) => s,
-        Err(message) => {
-            eprintln!("{message}");
-            return exit::CONFIG;
-        }
-    };
+    let settings =
+        match haimaker_worker::log_settings(&loaded.config, &vars, args.detailed_debug, args.debug)
+        {
+            Ok(s) => s,
+            Err(message) => {
+                eprintln!("{message}");
+                return exit::CONFIG;
+            }
+        };
     let _log = haimaker_telemetry::init(settings);
     if let Some(warning) = loaded.not_implemented_warning() {
         tracing::warn!(target: "haimaker::supervisor", "{warning}");
@@ -121,7 +126,10 @@ pub fn run(args: RunArgs) -> i32 {
     };
     // A current-thread runtime on the main thread: children are spawned from this thread, and
     // PR_SET_PDEATHSIG fires when the spawning *thread* exits.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(target: "haimaker::supervisor", error = %e, "could not start the runtime");
@@ -139,14 +147,24 @@ fn load_dotenv(process: &ProcessEnv) -> Result<BTreeMap<String, String>, String>
 }
 
 fn report_valid(path: Option<&Path>, loaded: &Loaded) -> i32 {
-    let name = path.map_or_else(|| "(no config file)".to_string(), |p| p.display().to_string());
+    let name = path.map_or_else(
+        || "(no config file)".to_string(),
+        |p| p.display().to_string(),
+    );
     let config = &loaded.config;
-    let groups: std::collections::BTreeSet<&str> =
-        config.model_list.iter().map(|d| d.model_name.as_str()).collect();
+    let groups: std::collections::BTreeSet<&str> = config
+        .model_list
+        .iter()
+        .map(|d| d.model_name.as_str())
+        .collect();
     println!(
         "{name}: valid ({} deployment{}, {} model group{})",
         config.model_list.len(),
-        if config.model_list.len() == 1 { "" } else { "s" },
+        if config.model_list.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
         groups.len(),
         if groups.len() == 1 { "" } else { "s" },
     );
@@ -190,7 +208,11 @@ fn worker_args(args: &RunArgs) -> Vec<OsString> {
 /// What children get on top of the supervisor's own environment: `.env` values the process
 /// environment does not override, then `environment_variables` from the config (which win,
 /// as LiteLLM sets them into `os.environ`).
-fn child_env(process: &ProcessEnv, dotenv: BTreeMap<String, String>, config: &Config) -> BTreeMap<String, String> {
+fn child_env(
+    process: &ProcessEnv,
+    dotenv: BTreeMap<String, String>,
+    config: &Config,
+) -> BTreeMap<String, String> {
     let mut env: BTreeMap<String, String> = dotenv
         .into_iter()
         .filter(|(k, _)| process.get(k).is_none())

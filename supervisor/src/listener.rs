@@ -61,7 +61,8 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr, BindError> {
 
 fn listen(addr: SocketAddr) -> Result<TcpListener, BindError> {
     let wrap = |source| BindError::Listen { addr, source };
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(wrap)?;
+    let socket =
+        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(wrap)?;
     socket.set_reuse_address(true).map_err(wrap)?;
     socket.set_reuse_port(true).map_err(wrap)?;
     socket.bind(&addr.into()).map_err(wrap)?;
@@ -82,7 +83,10 @@ mod tests {
         // an explicit port must still fail when the holder did not set it.
         let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let plain_port = plain.local_addr().unwrap().port();
-        assert!(matches!(bind("127.0.0.1", Some(plain_port)), Err(BindError::Listen { .. })));
+        assert!(matches!(
+            bind("127.0.0.1", Some(plain_port)),
+            Err(BindError::Listen { .. })
+        ));
         assert_ne!(port, 0);
     }
 

@@ -58,7 +58,10 @@ pub fn run(args: WorkerArgs) -> i32 {
         }
     };
     let _log = haimaker_telemetry::init(settings);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(target: "haimaker::worker", error = %e, "could not start the runtime");
@@ -105,7 +108,12 @@ async fn run_async(args: WorkerArgs, config: haimaker_config::Config) -> i32 {
             return exit::FATAL;
         }
     };
-    if let Err(e) = writer.send(&ChildMessage::Ready { pid: std::process::id() }).await {
+    if let Err(e) = writer
+        .send(&ChildMessage::Ready {
+            pid: std::process::id(),
+        })
+        .await
+    {
         tracing::error!(target: "haimaker::worker", error = %e, "could not report ready");
         return exit::FATAL;
     }
@@ -114,20 +122,24 @@ async fn run_async(args: WorkerArgs, config: haimaker_config::Config) -> i32 {
     // What ends serving: the supervisor's drain order, SIGTERM, or the supervisor vanishing.
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<(Duration, i32)>();
     tokio::spawn(async move {
-        let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let stop = loop {
-            tokio::select! {
-                message = reader.recv::<SupervisorMessage>() => match message {
-                    Ok(Some(SupervisorMessage::Drain { deadline_ms })) => {
-                        break (Duration::from_millis(deadline_ms), exit::OK);
-                    }
-                    // EOF or a broken channel: the supervisor is gone; nothing may outlive it.
-                    Ok(None) | Err(_) => break (Duration::ZERO, exit::FATAL),
-                },
-                _ = async { match sigterm.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
-                    break (SIGTERM_DRAIN, exit::OK);
+        let mut sigterm =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let stop = tokio::select! {
+            message = reader.recv::<SupervisorMessage>() => match message {
+                Ok(Some(SupervisorMessage::Drain { deadline_ms })) => {
+                    (Duration::from_millis(deadline_ms), exit::OK)
                 }
-            }
+                // EOF or a broken channel: the supervisor is gone; nothing may outlive it.
+                Ok(None) | Err(_) => (Duration::ZERO, exit::FATAL),
+            },
+            _ = async {
+                match sigterm.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            } => (SIGTERM_DRAIN, exit::OK),
         };
         let _ = stop_tx.send(stop);
         // Keep the writer alive until the process exits, so the supervisor does not read EOF

@@ -55,15 +55,32 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> MapVars {
-        MapVars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>())
+        MapVars(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+        )
     }
 
     #[test]
     fn json_logs_false_means_off() {
         let c = Config::default();
-        assert!(!log_settings(&c, &vars(&[("JSON_LOGS", "False")]), false, false).unwrap().json);
-        assert!(!log_settings(&c, &vars(&[("JSON_LOGS", "0")]), false, false).unwrap().json);
-        assert!(log_settings(&c, &vars(&[("JSON_LOGS", "true")]), false, false).unwrap().json);
+        assert!(
+            !log_settings(&c, &vars(&[("JSON_LOGS", "False")]), false, false)
+                .unwrap()
+                .json
+        );
+        assert!(
+            !log_settings(&c, &vars(&[("JSON_LOGS", "0")]), false, false)
+                .unwrap()
+                .json
+        );
+        assert!(
+            log_settings(&c, &vars(&[("JSON_LOGS", "true")]), false, false)
+                .unwrap()
+                .json
+        );
         let mut c = Config::default();
         c.litellm_settings.json_logs = true;
         assert!(log_settings(&c, &vars(&[]), false, false).unwrap().json);
@@ -73,13 +90,20 @@ mod tests {
     fn level_precedence_and_bad_values() {
         let mut c = Config::default();
         c.litellm_settings.set_verbose = true;
-        assert_eq!(log_settings(&c, &vars(&[]), false, false).unwrap().level, Level::Debug);
         assert_eq!(
-            log_settings(&c, &vars(&[("LITELLM_LOG", "ERROR")]), false, false).unwrap().level,
+            log_settings(&c, &vars(&[]), false, false).unwrap().level,
+            Level::Debug
+        );
+        assert_eq!(
+            log_settings(&c, &vars(&[("LITELLM_LOG", "ERROR")]), false, false)
+                .unwrap()
+                .level,
             Level::Error
         );
         assert_eq!(
-            log_settings(&c, &vars(&[("LITELLM_LOG", "ERROR")]), true, false).unwrap().level,
+            log_settings(&c, &vars(&[("LITELLM_LOG", "ERROR")]), true, false)
+                .unwrap()
+                .level,
             Level::Debug
         );
         let err = log_settings(&c, &vars(&[("LITELLM_LOG", "LOUD")]), false, false).unwrap_err();

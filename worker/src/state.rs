@@ -79,11 +79,22 @@ impl AppState {
         Ok(Self {
             router: Router::new(config, env),
             prices: PriceMap::bundled(),
-            master_key: general.master_key.clone(),
+            // LiteLLM: `general_settings.master_key`, else the LITELLM_MASTER_KEY variable.
+            master_key: general.master_key.clone().or_else(|| {
+                env("LITELLM_MASTER_KEY")
+                    .filter(|k| !k.is_empty())
+                    .map(Secret::new)
+            }),
             key_header,
-            max_request_bytes: mb_to_bytes(general.max_request_size_mb.unwrap_or(DEFAULT_MAX_REQUEST_MB)),
+            max_request_bytes: mb_to_bytes(
+                general
+                    .max_request_size_mb
+                    .unwrap_or(DEFAULT_MAX_REQUEST_MB),
+            ),
             max_response_bytes: mb_to_bytes(
-                general.max_response_size_mb.unwrap_or(DEFAULT_MAX_RESPONSE_MB),
+                general
+                    .max_response_size_mb
+                    .unwrap_or(DEFAULT_MAX_RESPONSE_MB),
             ),
             detailed_debug: options.detailed_debug,
             client: build_client()?,
@@ -105,5 +116,7 @@ fn mb_to_bytes(mb: f64) -> usize {
 /// How long a value of seconds from a header or body is allowed to be (guards against
 /// `timeout: 1e300`).
 pub fn seconds(value: f64) -> Option<Duration> {
-    (value.is_finite() && value >= 0.0 && value < 1e9).then(|| Duration::from_secs_f64(value))
+    (0.0..1e9)
+        .contains(&value)
+        .then(|| Duration::from_secs_f64(value))
 }

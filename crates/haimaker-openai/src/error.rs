@@ -45,9 +45,17 @@ mod tests {
 
     #[test]
     fn body_has_the_four_keys_and_string_code() {
-        let body = error_body(401, "Authentication Error, No api key passed in.", "auth_error", Some("None"));
+        let body = error_body(
+            401,
+            "Authentication Error, No api key passed in.",
+            "auth_error",
+            Some("None"),
+        );
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(v["error"]["message"], "Authentication Error, No api key passed in.");
+        assert_eq!(
+            v["error"]["message"],
+            "Authentication Error, No api key passed in."
+        );
         assert_eq!(v["error"]["type"], "auth_error");
         assert_eq!(v["error"]["param"], "None");
         assert_eq!(v["error"]["code"], "401");

@@ -19,7 +19,10 @@ pub enum BodyError {
     /// JSON, but not an object at the top level.
     NotAnObject,
     /// A known field has the wrong type.
-    WrongType { field: String, expected: &'static str },
+    WrongType {
+        field: String,
+        expected: &'static str,
+    },
 }
 
 impl fmt::Display for BodyError {
@@ -45,9 +48,7 @@ pub struct RequestBody {
 impl RequestBody {
     pub fn parse(bytes: &[u8]) -> Result<Self, BodyError> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        let fields = TopLevel
-            .deserialize(&mut de)
-            .map_err(|e| classify(&e))?;
+        let fields = TopLevel.deserialize(&mut de).map_err(|e| classify(&e))?;
         de.end().map_err(|e| BodyError::Malformed(e.to_string()))?;
         Ok(Self { fields })
     }
@@ -87,10 +88,15 @@ impl RequestBody {
         match self.typed::<NumOrStr>(key, "a number")? {
             None => Ok(None),
             Some(NumOrStr::Num(n)) => Ok(Some(n)),
-            Some(NumOrStr::Str(s)) => s.trim().parse().map(Some).map_err(|_| BodyError::WrongType {
-                field: key.to_string(),
-                expected: "a number",
-            }),
+            Some(NumOrStr::Str(s)) => {
+                s.trim()
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| BodyError::WrongType {
+                        field: key.to_string(),
+                        expected: "a number",
+                    })
+            }
         }
     }
 
@@ -103,10 +109,14 @@ impl RequestBody {
         match self.get(key) {
             None => Ok(None),
             Some(raw) if raw.get() == "null" => Ok(None),
-            Some(raw) => serde_json::from_str(raw.get()).map(Some).map_err(|_| BodyError::WrongType {
-                field: key.to_string(),
-                expected,
-            }),
+            Some(raw) => {
+                serde_json::from_str(raw.get())
+                    .map(Some)
+                    .map_err(|_| BodyError::WrongType {
+                        field: key.to_string(),
+                        expected,
+                    })
+            }
         }
     }
 
@@ -231,7 +241,8 @@ mod tests {
     #[test]
     fn rewrites_and_removes_in_order() {
         let mut body =
-            RequestBody::parse(br#"{"model":"group","temperature":0.5,"fallbacks":["x"]}"#).unwrap();
+            RequestBody::parse(br#"{"model":"group","temperature":0.5,"fallbacks":["x"]}"#)
+                .unwrap();
         body.set_str("model", "provider-model");
         assert!(body.remove("fallbacks").is_some());
         body.set("user", serde_json::value::to_raw_value("u1").unwrap());
@@ -243,11 +254,26 @@ mod tests {
 
     #[test]
     fn rejects_non_objects_and_garbage() {
-        assert_eq!(RequestBody::parse(b"[1,2]").unwrap_err(), BodyError::NotAnObject);
-        assert_eq!(RequestBody::parse(b"\"x\"").unwrap_err(), BodyError::NotAnObject);
-        assert!(matches!(RequestBody::parse(b"{\"model\":").unwrap_err(), BodyError::Malformed(_)));
-        assert!(matches!(RequestBody::parse(b"{} x").unwrap_err(), BodyError::Malformed(_)));
-        assert!(matches!(RequestBody::parse(b"").unwrap_err(), BodyError::Malformed(_)));
+        assert_eq!(
+            RequestBody::parse(b"[1,2]").unwrap_err(),
+            BodyError::NotAnObject
+        );
+        assert_eq!(
+            RequestBody::parse(b"\"x\"").unwrap_err(),
+            BodyError::NotAnObject
+        );
+        assert!(matches!(
+            RequestBody::parse(b"{\"model\":").unwrap_err(),
+            BodyError::Malformed(_)
+        ));
+        assert!(matches!(
+            RequestBody::parse(b"{} x").unwrap_err(),
+            BodyError::Malformed(_)
+        ));
+        assert!(matches!(
+            RequestBody::parse(b"").unwrap_err(),
+            BodyError::Malformed(_)
+        ));
     }
 
     #[test]
@@ -255,7 +281,10 @@ mod tests {
         let body = RequestBody::parse(br#"{"model":3,"stream":"yes"}"#).unwrap();
         assert_eq!(
             body.str_field("model").unwrap_err(),
-            BodyError::WrongType { field: "model".into(), expected: "a string" }
+            BodyError::WrongType {
+                field: "model".into(),
+                expected: "a string"
+            }
         );
         assert!(body.bool_field("stream").is_err());
         assert_eq!(body.str_field("absent").unwrap(), None);

@@ -146,13 +146,22 @@ mod tests {
     #[test]
     fn whole_events_in_one_chunk() {
         let v = collect(&[b"data: {\"a\":1}\n\ndata: [DONE]\n\n"]);
-        assert_eq!(v, vec![b"data: {\"a\":1}\n\n".to_vec(), b"data: [DONE]\n\n".to_vec()]);
+        assert_eq!(
+            v,
+            vec![
+                b"data: {\"a\":1}\n\n".to_vec(),
+                b"data: [DONE]\n\n".to_vec()
+            ]
+        );
     }
 
     #[test]
     fn events_split_across_chunks_and_crlf() {
         let v = collect(&[b"data: {\"a\"", b":1}\r\n", b"\r\ndata: x\n", b"\n"]);
-        assert_eq!(v, vec![b"data: {\"a\":1}\r\n\r\n".to_vec(), b"data: x\n\n".to_vec()]);
+        assert_eq!(
+            v,
+            vec![b"data: {\"a\":1}\r\n\r\n".to_vec(), b"data: x\n\n".to_vec()]
+        );
     }
 
     #[test]
@@ -163,11 +172,17 @@ mod tests {
 
     #[test]
     fn data_of_multi_line_and_done() {
-        let e = SseEvent { raw: Bytes::from_static(b"event: x\ndata: a\ndata:b\n\n") };
+        let e = SseEvent {
+            raw: Bytes::from_static(b"event: x\ndata: a\ndata:b\n\n"),
+        };
         assert_eq!(e.data().unwrap().as_ref(), b"a\nb");
-        let d = SseEvent { raw: Bytes::from_static(b"data: [DONE]\n\n") };
+        let d = SseEvent {
+            raw: Bytes::from_static(b"data: [DONE]\n\n"),
+        };
         assert!(d.is_done());
-        let c = SseEvent { raw: Bytes::from_static(b": comment\n\n") };
+        let c = SseEvent {
+            raw: Bytes::from_static(b": comment\n\n"),
+        };
         assert!(c.data().is_none());
     }
 }

@@ -99,7 +99,8 @@ mod tests {
     fn garbage_is_an_error_and_nulls_are_fine() {
         assert!(response_usage(b"<html>").is_err());
         assert!(response_usage(b"[1]").is_err());
-        let r = response_usage(br#"{"usage":{"prompt_tokens":null,"prompt_tokens_details":null}}"#).unwrap();
+        let r = response_usage(br#"{"usage":{"prompt_tokens":null,"prompt_tokens_details":null}}"#)
+            .unwrap();
         assert_eq!(r.usage.unwrap().prompt(), 0);
         assert!(response_usage(b"{}").unwrap().usage.is_none());
     }
@@ -107,7 +108,8 @@ mod tests {
     #[test]
     fn chunk_usage_only_when_present() {
         assert!(chunk_usage(br#"{"choices":[{"delta":{"content":"usage"}}]}"#).is_none());
-        let c = chunk_usage(br#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#).unwrap();
+        let c = chunk_usage(br#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#)
+            .unwrap();
         assert!(c.usage_only);
         assert_eq!(c.usage.completion(), 2);
         let c = chunk_usage(br#"{"choices":[{"delta":{}}],"usage":{"prompt_tokens":1}}"#).unwrap();

@@ -97,16 +97,22 @@ mod tests {
         let (_ra, mut wa) = split_control(a).unwrap();
         let (mut rb, wb) = split_control(StdUnixStream::from(b)).unwrap();
         wa.send(&ChildMessage::Ready { pid: 7 }).await.unwrap();
-        wa.send(&ChildMessage::Heartbeat { in_flight: 2, served: 9 })
-            .await
-            .unwrap();
+        wa.send(&ChildMessage::Heartbeat {
+            in_flight: 2,
+            served: 9,
+        })
+        .await
+        .unwrap();
         assert_eq!(
             rb.recv::<ChildMessage>().await.unwrap(),
             Some(ChildMessage::Ready { pid: 7 })
         );
         assert_eq!(
             rb.recv::<ChildMessage>().await.unwrap(),
-            Some(ChildMessage::Heartbeat { in_flight: 2, served: 9 })
+            Some(ChildMessage::Heartbeat {
+                in_flight: 2,
+                served: 9
+            })
         );
         drop(wa);
         drop(_ra);
@@ -116,7 +122,10 @@ mod tests {
 
     #[test]
     fn wire_format_is_tagged_json() {
-        let line = serde_json::to_string(&SupervisorMessage::Drain { deadline_ms: 30_000 }).unwrap();
+        let line = serde_json::to_string(&SupervisorMessage::Drain {
+            deadline_ms: 30_000,
+        })
+        .unwrap();
         assert_eq!(line, r#"{"type":"drain","deadline_ms":30000}"#);
     }
 }

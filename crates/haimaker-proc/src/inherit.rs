@@ -55,7 +55,9 @@ fn take(fd: RawFd, taken: &AtomicBool) -> io::Result<OwnedFd> {
     // Mark it close-on-exec: nothing this process execs should inherit it.
     let _ = fcntl(
         borrowed,
-        FcntlArg::F_SETFD(nix::fcntl::FdFlag::from_bits_truncate(flags) | nix::fcntl::FdFlag::FD_CLOEXEC),
+        FcntlArg::F_SETFD(
+            nix::fcntl::FdFlag::from_bits_truncate(flags) | nix::fcntl::FdFlag::FD_CLOEXEC,
+        ),
     );
     // SAFETY: the fd is open (checked above), and the `taken` flag guarantees this process
     // creates at most one owner for it. The supervisor's spawn contract (spawn.rs) says fds 3

@@ -12,7 +12,9 @@ mod control;
 mod inherit;
 mod spawn;
 
-pub use control::{ChildMessage, ControlReader, ControlWriter, SupervisorMessage, control_pair, split_control};
+pub use control::{
+    ChildMessage, ControlReader, ControlWriter, SupervisorMessage, control_pair, split_control,
+};
 pub use inherit::{take_inherited_control, take_inherited_listener};
 pub use spawn::{ChildFds, spawn_child};
 

@@ -50,10 +50,10 @@ pub fn spawn_child(
     // copies stay CLOEXEC and vanish at exec.
     unsafe {
         cmd.pre_exec(move || {
-            if let Some(src) = listener_raw {
-                if nix::libc::dup2(src, LISTEN_FD) < 0 {
-                    return Err(io::Error::last_os_error());
-                }
+            if let Some(src) = listener_raw
+                && nix::libc::dup2(src, LISTEN_FD) < 0
+            {
+                return Err(io::Error::last_os_error());
             }
             if nix::libc::dup2(control_raw, CONTROL_FD) < 0 {
                 return Err(io::Error::last_os_error());

@@ -78,10 +78,13 @@ impl Deployment {
             .clone()
             .or_else(|| provider.base_env.iter().find_map(|name| env(name)))
             .map(|b| b.trim_end_matches('/').to_string());
-        let api_key = params
-            .api_key
-            .clone()
-            .or_else(|| provider.key_env.iter().find_map(|name| env(name)).map(Secret::new));
+        let api_key = params.api_key.clone().or_else(|| {
+            provider
+                .key_env
+                .iter()
+                .find_map(|name| env(name))
+                .map(Secret::new)
+        });
         let id = config
             .model_info
             .id

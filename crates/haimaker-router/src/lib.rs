@@ -19,9 +19,7 @@ use std::time::{Duration, Instant};
 use haimaker_config::Config;
 
 pub use deployment::{Deployment, Target};
-pub use policy::{
-    DEFAULT_MAX_FALLBACKS, DEFAULT_NUM_RETRIES, ErrorClass, FallbackKind, Policy,
-};
+pub use policy::{DEFAULT_MAX_FALLBACKS, DEFAULT_NUM_RETRIES, ErrorClass, FallbackKind, Policy};
 pub use provider::{Provider, Wire};
 
 /// All deployments of the config, grouped.
@@ -73,7 +71,10 @@ impl Router {
         let mut wildcard_map: HashMap<String, Vec<usize>> = HashMap::new();
         for d in &deployments {
             if d.is_wildcard() {
-                wildcard_map.entry(d.model_name.clone()).or_default().push(d.index);
+                wildcard_map
+                    .entry(d.model_name.clone())
+                    .or_default()
+                    .push(d.index);
             } else {
                 let members = groups.entry(d.model_name.clone()).or_default();
                 if members.is_empty() {
@@ -186,7 +187,11 @@ impl Router {
             .copied()
             .filter(|d| !tried.contains(&d.index))
             .collect();
-        let pool = if untried.is_empty() { &healthy } else { &untried };
+        let pool = if untried.is_empty() {
+            &healthy
+        } else {
+            &untried
+        };
         match select::simple_shuffle(pool, rng) {
             Some(d) => Ok(Arc::clone(d)),
             None => Err(self.no_healthy(group, now)),
@@ -215,7 +220,9 @@ impl Router {
         if !self.policy.should_cool_down(class, &window, group_size) {
             return None;
         }
-        let duration = deployment.cooldown_time.unwrap_or(self.policy.cooldown_time);
+        let duration = deployment
+            .cooldown_time
+            .unwrap_or(self.policy.cooldown_time);
         if duration.is_zero() {
             return None;
         }

@@ -170,7 +170,11 @@ impl Policy {
             disable_cooldowns: r.disable_cooldowns,
             retry_after: r.retry_after.unwrap_or_default(),
             max_fallbacks: r.max_fallbacks.unwrap_or(DEFAULT_MAX_FALLBACKS),
-            fallbacks: r.fallbacks.clone().or_else(|| l.fallbacks.clone()).unwrap_or_default(),
+            fallbacks: r
+                .fallbacks
+                .clone()
+                .or_else(|| l.fallbacks.clone())
+                .unwrap_or_default(),
             context_window_fallbacks: r
                 .context_window_fallbacks
                 .clone()
@@ -229,7 +233,8 @@ impl Policy {
         {
             hint
         } else {
-            let base = (INITIAL_RETRY_DELAY * 2f64.powi(attempt.min(16) as i32)).min(MAX_RETRY_DELAY);
+            let base =
+                (INITIAL_RETRY_DELAY * 2f64.powi(attempt.min(16) as i32)).min(MAX_RETRY_DELAY);
             // jitter in [0, 1): scale by 1 - JITTER * jitter, as LiteLLM's `_calculate_retry_after`.
             Duration::from_secs_f64(base * (1.0 - JITTER * jitter.clamp(0.0, 1.0)))
         };
@@ -238,7 +243,12 @@ impl Policy {
 
     /// LiteLLM's `_should_cooldown_deployment`, given this minute's counters (the current
     /// failure already included).
-    pub(crate) fn should_cool_down(&self, class: ErrorClass, window: &Window, group_size: usize) -> bool {
+    pub(crate) fn should_cool_down(
+        &self,
+        class: ErrorClass,
+        window: &Window,
+        group_size: usize,
+    ) -> bool {
         if self.disable_cooldowns || group_size <= 1 || !class.counts_against_deployment() {
             return false;
         }

@@ -97,13 +97,21 @@ static PROVIDERS: &[Provider] = &[
         "together_ai",
         Some("https://api.together.xyz/v1"),
         &["TOGETHER_AI_API_BASE", "TOGETHERAI_API_BASE"],
-        &["TOGETHERAI_API_KEY", "TOGETHER_AI_API_KEY", "TOGETHER_API_KEY"],
+        &[
+            "TOGETHERAI_API_KEY",
+            "TOGETHER_AI_API_KEY",
+            "TOGETHER_API_KEY",
+        ],
     ),
     openai_compatible(
         "fireworks_ai",
         Some("https://api.fireworks.ai/inference/v1"),
         &["FIREWORKS_API_BASE", "FIREWORKS_AI_API_BASE"],
-        &["FIREWORKS_API_KEY", "FIREWORKS_AI_API_KEY", "FIREWORKSAI_API_KEY"],
+        &[
+            "FIREWORKS_API_KEY",
+            "FIREWORKS_AI_API_KEY",
+            "FIREWORKSAI_API_KEY",
+        ],
     ),
     openai_compatible(
         "openrouter",
@@ -207,19 +215,32 @@ mod tests {
         let (p, m) = split_model("openai/gpt-4o", None);
         assert_eq!((p.name, m), ("openai", "gpt-4o"));
         let (p, m) = split_model("groq/llama3-8b-8192", None);
-        assert_eq!((p.name, p.default_api_base, m), ("groq", Some("https://api.groq.com/openai/v1"), "llama3-8b-8192"));
+        assert_eq!(
+            (p.name, p.default_api_base, m),
+            (
+                "groq",
+                Some("https://api.groq.com/openai/v1"),
+                "llama3-8b-8192"
+            )
+        );
         let (p, m) = split_model("gpt-4o-mini", None);
         assert_eq!((p.name, m), ("openai", "gpt-4o-mini"));
         let (p, m) = split_model("meta-llama/Llama-3-8B", None);
         assert_eq!((p.name, m), ("openai", "meta-llama/Llama-3-8B"));
         let (p, m) = split_model("hosted_vllm/meta-llama/Llama-3-8B", None);
-        assert_eq!((p.name, p.default_api_base, m), ("hosted_vllm", None, "meta-llama/Llama-3-8B"));
+        assert_eq!(
+            (p.name, p.default_api_base, m),
+            ("hosted_vllm", None, "meta-llama/Llama-3-8B")
+        );
     }
 
     #[test]
     fn non_openai_wire_providers_are_recognised_as_unsupported() {
         let (p, m) = split_model("azure/my-deployment", None);
-        assert_eq!((p.name, p.wire, m), ("azure", Wire::Unsupported, "my-deployment"));
+        assert_eq!(
+            (p.name, p.wire, m),
+            ("azure", Wire::Unsupported, "my-deployment")
+        );
     }
 
     #[test]
@@ -233,12 +254,26 @@ mod tests {
     #[test]
     fn every_openai_compatible_provider_of_the_brief_has_a_base() {
         for name in [
-            "openai", "groq", "deepseek", "mistral", "together_ai", "fireworks_ai", "openrouter",
-            "xai", "perplexity", "deepinfra", "cerebras", "ollama_chat", "lm_studio",
+            "openai",
+            "groq",
+            "deepseek",
+            "mistral",
+            "together_ai",
+            "fireworks_ai",
+            "openrouter",
+            "xai",
+            "perplexity",
+            "deepinfra",
+            "cerebras",
+            "ollama_chat",
+            "lm_studio",
         ] {
             let p = by_name(name).expect(name);
             assert_eq!(p.wire, Wire::OpenAi, "{name}");
-            assert!(p.default_api_base.is_some(), "{name} has no default api_base");
+            assert!(
+                p.default_api_base.is_some(),
+                "{name} has no default api_base"
+            );
         }
         assert_eq!(by_name("hosted_vllm").map(|p| p.wire), Some(Wire::OpenAi));
     }

@@ -27,10 +27,7 @@ pub fn simple_shuffle<'a>(
         None
     };
     if let Some(weight_of) = weight_of {
-        let weights: Vec<f64> = candidates
-            .iter()
-            .map(|d| weight_of(d).max(0.0))
-            .collect();
+        let weights: Vec<f64> = candidates.iter().map(|d| weight_of(d).max(0.0)).collect();
         let total: f64 = weights.iter().sum();
         if total > 0.0 && total.is_finite() {
             let mut point = rng.random::<f64>() * total;
@@ -40,7 +37,12 @@ pub fn simple_shuffle<'a>(
                 }
                 point -= w;
             }
-            return candidates.iter().zip(&weights).rev().find(|(_, w)| **w > 0.0).map(|(d, _)| *d);
+            return candidates
+                .iter()
+                .zip(&weights)
+                .rev()
+                .find(|(_, w)| **w > 0.0)
+                .map(|(d, _)| *d);
         }
     }
     Some(candidates[rng.random_range(0..candidates.len())])

@@ -67,15 +67,27 @@ fn unknown_model_does_not_resolve() {
 
 #[test]
 fn wildcard_target_substitutes_the_capture() {
-    let r = router(vec![dep("openai/*", "openai/*", "w"), dep("*", "*", "any")], |_| {});
+    let r = router(
+        vec![dep("openai/*", "openai/*", "w"), dep("*", "*", "any")],
+        |_| {},
+    );
     let prices = PriceMap::bundled();
     let t = r.deployment(0).unwrap().target("openai/gpt-4o", prices);
     assert_eq!(t.provider.name, "openai");
     assert_eq!(t.provider_model, "gpt-4o");
     assert_eq!(t.api_base.as_deref(), Some("https://api.openai.com/v1"));
-    assert!(t.prices.input_cost_per_token > 0.0, "gpt-4o is in the price map");
-    let t = r.deployment(1).unwrap().target("groq/llama3-8b-8192", prices);
-    assert_eq!((t.provider.name, t.provider_model.as_str()), ("groq", "llama3-8b-8192"));
+    assert!(
+        t.prices.input_cost_per_token > 0.0,
+        "gpt-4o is in the price map"
+    );
+    let t = r
+        .deployment(1)
+        .unwrap()
+        .target("groq/llama3-8b-8192", prices);
+    assert_eq!(
+        (t.provider.name, t.provider_model.as_str()),
+        ("groq", "llama3-8b-8192")
+    );
 }
 
 #[test]
@@ -86,9 +98,17 @@ fn env_supplies_provider_keys_and_config_wins() {
         model_list: vec![dep("b", "groq/y", "2"), with_key],
         ..Default::default()
     };
-    let r = Router::new(&config, &|name| (name == "GROQ_API_KEY").then(|| "from-env".to_string()));
-    assert_eq!(r.deployment(0).unwrap().api_key.as_ref().unwrap().expose(), "from-env");
-    assert_eq!(r.deployment(1).unwrap().api_key.as_ref().unwrap().expose(), "from-config");
+    let r = Router::new(&config, &|name| {
+        (name == "GROQ_API_KEY").then(|| "from-env".to_string())
+    });
+    assert_eq!(
+        r.deployment(0).unwrap().api_key.as_ref().unwrap().expose(),
+        "from-env"
+    );
+    assert_eq!(
+        r.deployment(1).unwrap().api_key.as_ref().unwrap().expose(),
+        "from-config"
+    );
 }
 
 #[test]
@@ -117,7 +137,10 @@ fn simple_shuffle_follows_weights() {
     let heavy_picks = (0..2000)
         .filter(|_| r.pick(&g, &[], &mut rng).unwrap().id == "heavy")
         .count();
-    assert!((1650..1950).contains(&heavy_picks), "picked heavy {heavy_picks}/2000");
+    assert!(
+        (1650..1950).contains(&heavy_picks),
+        "picked heavy {heavy_picks}/2000"
+    );
 }
 
 #[test]
@@ -134,7 +157,10 @@ fn simple_shuffle_uses_rpm_when_first_has_no_weight() {
 
 #[test]
 fn pick_prefers_untried_deployments() {
-    let r = router(vec![dep("g", "openai/a", "a"), dep("g", "openai/b", "b")], |_| {});
+    let r = router(
+        vec![dep("g", "openai/a", "a"), dep("g", "openai/b", "b")],
+        |_| {},
+    );
     let g = r.resolve("g").unwrap();
     let mut rng = rng();
     assert!((0..50).all(|_| r.pick(&g, &[0], &mut rng).unwrap().id == "b"));
@@ -144,12 +170,19 @@ fn pick_prefers_untried_deployments() {
 
 #[test]
 fn allowed_fails_cools_a_deployment_and_pick_skips_it() {
-    let r = router(vec![dep("g", "openai/a", "a"), dep("g", "openai/b", "b")], |c| {
-        c.router_settings.allowed_fails = Some(1);
-        c.router_settings.cooldown_time = Some(Duration::from_secs(30));
-    });
+    let r = router(
+        vec![dep("g", "openai/a", "a"), dep("g", "openai/b", "b")],
+        |c| {
+            c.router_settings.allowed_fails = Some(1);
+            c.router_settings.cooldown_time = Some(Duration::from_secs(30));
+        },
+    );
     let a = r.deployment(0).unwrap().clone();
-    assert_eq!(r.record_failure(&a, ErrorClass::InternalServer), None, "1 fail is allowed");
+    assert_eq!(
+        r.record_failure(&a, ErrorClass::InternalServer),
+        None,
+        "1 fail is allowed"
+    );
     assert_eq!(
         r.record_failure(&a, ErrorClass::InternalServer),
         Some(Duration::from_secs(30))
@@ -179,18 +212,31 @@ fn single_deployment_groups_are_never_cooled() {
 
 #[test]
 fn default_logic_cools_on_429_at_once_but_not_on_a_400() {
-    let r = router(vec![dep("g", "openai/a", "a"), dep("g", "openai/b", "b")], |_| {});
+    let r = router(
+        vec![dep("g", "openai/a", "a"), dep("g", "openai/b", "b")],
+        |_| {},
+    );
     let a = r.deployment(0).unwrap().clone();
     assert_eq!(r.record_failure(&a, ErrorClass::BadRequest), None);
-    assert_eq!(r.record_failure(&a, ErrorClass::InternalServer), None, "one 500 is not a rate");
-    assert_eq!(r.record_failure(&a, ErrorClass::RateLimit), Some(Duration::from_secs(5)));
+    assert_eq!(
+        r.record_failure(&a, ErrorClass::InternalServer),
+        None,
+        "one 500 is not a rate"
+    );
+    assert_eq!(
+        r.record_failure(&a, ErrorClass::RateLimit),
+        Some(Duration::from_secs(5))
+    );
 }
 
 #[test]
 fn disable_cooldowns_and_zero_cooldown_time_never_cool() {
-    let r = router(vec![dep("g", "openai/a", "a"), dep("g", "openai/b", "b")], |c| {
-        c.router_settings.disable_cooldowns = true;
-    });
+    let r = router(
+        vec![dep("g", "openai/a", "a"), dep("g", "openai/b", "b")],
+        |c| {
+            c.router_settings.disable_cooldowns = true;
+        },
+    );
     let a = r.deployment(0).unwrap().clone();
     assert_eq!(r.record_failure(&a, ErrorClass::RateLimit), None);
     let mut zero = dep("g", "openai/a", "a");

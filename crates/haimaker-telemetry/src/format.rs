@@ -1,7 +1,7 @@
 //! The two line formats.
 //!
-//! Text: `LEVEL:` padded to 10 columns, then the message (uvicorn). Extra fields are not
-//! printed in text mode, except `error` which is appended after a colon.
+//! Text: `LEVEL:` padded to 10 columns, then the message (uvicorn), then the event's fields as
+//! `key=value` (not for access and lifecycle lines, whose message already says it all).
 //! JSON: `{"message", "level", "timestamp", <fields>}` (LiteLLM's JsonFormatter, plus fields).
 
 use std::fmt::{self, Write as _};
@@ -37,7 +37,9 @@ where
             obj.insert("level".into(), Value::String(level.into()));
             obj.insert(
                 "timestamp".into(),
-                Value::String(humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()),
+                Value::String(
+                    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+                ),
             );
             for (k, v) in fields.extra {
                 obj.insert(k, v);
@@ -49,10 +51,13 @@ where
             head.push_str(level);
             head.push(':');
             write!(writer, "{head:<10}{}", fields.message)?;
-            if let Some(err) = fields.extra.get("error") {
-                match err {
-                    Value::String(s) => write!(writer, ": {s}")?,
-                    other => write!(writer, ": {other}")?,
+            let target = event.metadata().target();
+            if target != crate::ACCESS_TARGET && target != crate::LIFECYCLE_TARGET {
+                for (key, value) in &fields.extra {
+                    match value {
+                        Value::String(s) => write!(writer, " {key}={s}")?,
+                        other => write!(writer, " {key}={other}")?,
+                    }
                 }
             }
             writeln!(writer)
@@ -89,7 +94,8 @@ impl Visit for Fields {
         if field.name() == "message" {
             self.message.push_str(value);
         } else {
-            self.extra.insert(field.name().into(), Value::String(value.into()));
+            self.extra
+                .insert(field.name().into(), Value::String(value.into()));
         }
     }
 

@@ -12,7 +12,11 @@ mod access;
 mod format;
 mod level;
 
-pub use access::{AccessLine, ACCESS_TARGET};
+pub use access::{ACCESS_TARGET, AccessLine};
+
+/// The tracing target of process lifecycle events (workers started and stopped, "running
+/// on ..."). Like uvicorn's start-up lines, they are shown at any `LITELLM_LOG` level.
+pub const LIFECYCLE_TARGET: &str = "lifecycle";
 pub use level::{Level, parse_level};
 
 use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -58,12 +62,18 @@ pub fn init(settings: LogSettings) -> LogGuard {
     };
     let filter = Targets::new()
         .with_target(ACCESS_TARGET, access)
+        .with_target(LIFECYCLE_TARGET, LevelFilter::INFO)
         .with_target("haimaker", own)
         .with_default(LevelFilter::WARN.min(own));
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(writer)
-        .event_format(format::LineFormat { json: settings.json });
+        .event_format(format::LineFormat {
+            json: settings.json,
+        });
     // A second init (tests that run several servers in one process) keeps the first.
-    let _ = tracing_subscriber::registry().with(fmt).with(filter).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(filter)
+        .try_init();
     LogGuard { _writer: guard }
 }

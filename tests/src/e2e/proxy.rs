@@ -45,11 +45,17 @@ async fn chat_completion_reaches_the_upstream_with_its_model_and_key() {
     )
     .await;
     assert_eq!(resp.status, 200, "{}", resp.text());
-    assert_eq!(resp.json()["choices"][0]["message"]["content"], "hello from upstream");
+    assert_eq!(
+        resp.json()["choices"][0]["message"]["content"],
+        "hello from upstream"
+    );
     let seen = mock.requests_for("upstream-gpt");
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].path, "/chat/completions");
-    assert_eq!(seen[0].body["model"], "upstream-gpt", "the upstream sees the provider model name");
+    assert_eq!(
+        seen[0].body["model"], "upstream-gpt",
+        "the upstream sees the provider model name"
+    );
     assert_eq!(seen[0].body["temperature"], 0.2);
     assert_eq!(
         seen[0].headers.get("authorization").unwrap(),
@@ -65,7 +71,12 @@ async fn every_path_form_of_every_call_type_is_served() {
     let mock = MockUpstream::start().await;
     let gw = Gateway::start(&config(&mock));
     let cases = [
-        ("chat/completions", "gpt-test", "upstream-gpt", "/chat/completions"),
+        (
+            "chat/completions",
+            "gpt-test",
+            "upstream-gpt",
+            "/chat/completions",
+        ),
         ("completions", "text-test", "upstream-text", "/completions"),
         ("embeddings", "embed-test", "upstream-embed", "/embeddings"),
     ];
@@ -76,7 +87,10 @@ async fn every_path_form_of_every_call_type_is_served() {
             (format!("/{suffix}"), body.clone()),
             (format!("/v1/{suffix}"), body.clone()),
             (format!("/engines/{group}/{suffix}"), no_model.clone()),
-            (format!("/openai/deployments/{group}/{suffix}"), no_model.clone()),
+            (
+                format!("/openai/deployments/{group}/{suffix}"),
+                no_model.clone(),
+            ),
         ];
         for (path, body) in forms {
             let before = mock.requests_for(upstream_model).len();
@@ -98,18 +112,30 @@ async fn model_list_and_model_info_hide_secrets() {
         assert_eq!(resp.status, 200);
         let body = resp.json();
         assert_eq!(body["object"], "list");
-        let ids: Vec<&str> = body["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect();
         assert_eq!(ids, vec!["gpt-test", "embed-test", "text-test"]);
         assert_eq!(body["data"][0]["object"], "model");
     }
     let one = get(&gw.url("/v1/models/gpt-test"), &[KEY]).await;
-    assert_eq!((one.status, one.json()["id"].as_str()), (200, Some("gpt-test")));
+    assert_eq!(
+        (one.status, one.json()["id"].as_str()),
+        (200, Some("gpt-test"))
+    );
     let missing = get(&gw.url("/models/nope"), &[KEY]).await;
     assert_eq!(missing.status, 404);
     for path in ["/model/info", "/v1/model/info"] {
         let resp = get(&gw.url(path), &[KEY]).await;
         assert_eq!(resp.status, 200);
-        assert!(!resp.text().contains("sk-deployment-key"), "secret leaked: {}", resp.text());
+        assert!(
+            !resp.text().contains("sk-deployment-key"),
+            "secret leaked: {}",
+            resp.text()
+        );
         let first = &resp.json()["data"][0];
         assert_eq!(first["model_name"], "gpt-test");
         assert_eq!(first["litellm_params"]["model"], "openai/upstream-gpt");
@@ -128,6 +154,10 @@ async fn health_probes_are_public() {
     let ready = get(&gw.url("/health/readiness"), &[]).await;
     assert_eq!(ready.status, 200);
     assert_eq!(ready.json()["status"], "healthy");
-    let options = crate::harness::request(http::Method::OPTIONS, &gw.url("/health/readiness"), &[], "").await;
-    assert_eq!((options.status, options.header("allow")), (200, Some("GET, OPTIONS")));
+    let options =
+        crate::harness::request(http::Method::OPTIONS, &gw.url("/health/readiness"), &[], "").await;
+    assert_eq!(
+        (options.status, options.header("allow")),
+        (200, Some("GET, OPTIONS"))
+    );
 }

@@ -21,7 +21,8 @@ pub struct Resp {
 
 impl Resp {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
     pub fn text(&self) -> String {
@@ -34,17 +35,27 @@ impl Resp {
 
     /// `error.message` of an OpenAI error body.
     pub fn error_message(&self) -> String {
-        self.json()["error"]["message"].as_str().unwrap_or_default().to_string()
+        self.json()["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
 fn client() -> Client<HttpConnector, Full<Bytes>> {
     let mut http = HttpConnector::new();
     http.set_nodelay(true);
-    Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(http)
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build(http)
 }
 
-pub async fn request_raw(method: Method, url: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> http::Response<Incoming> {
+pub async fn request_raw(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> http::Response<Incoming> {
     let mut builder = Request::builder().method(method).uri(url);
     for (k, v) in headers {
         builder = builder.header(*k, *v);
@@ -56,7 +67,12 @@ pub async fn request_raw(method: Method, url: &str, headers: &[(&str, &str)], bo
         .unwrap_or_else(|e| panic!("request to {url} failed: {e}"))
 }
 
-pub async fn request(method: Method, url: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Resp {
+pub async fn request(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Resp {
     let response = request_raw(method, url, headers, body).await;
     let (parts, incoming) = response.into_parts();
     let body = tokio::time::timeout(Duration::from_secs(30), incoming.collect())

@@ -32,9 +32,22 @@ pub fn haimaker_bin() -> PathBuf {
 
 /// Environment variables a developer's shell may carry that would change what a test sees.
 const SCRUBBED_ENV: &[&str] = &[
-    "RUST_LOG", "LITELLM_LOG", "JSON_LOGS", "LITELLM_MODE", "LITELLM_MASTER_KEY", "PORT", "HOST",
-    "CONFIG_FILE_PATH", "NUM_WORKERS", "DEBUG", "DETAILED_DEBUG", "OPENAI_API_KEY", "OPENAI_API_BASE",
-    "OPENAI_BASE_URL", "DATABASE_URL", "HAIMAKER_ACCESS_LOG",
+    "RUST_LOG",
+    "LITELLM_LOG",
+    "JSON_LOGS",
+    "LITELLM_MODE",
+    "LITELLM_MASTER_KEY",
+    "PORT",
+    "HOST",
+    "CONFIG_FILE_PATH",
+    "NUM_WORKERS",
+    "DEBUG",
+    "DETAILED_DEBUG",
+    "OPENAI_API_KEY",
+    "OPENAI_API_BASE",
+    "OPENAI_BASE_URL",
+    "DATABASE_URL",
+    "HAIMAKER_ACCESS_LOG",
 ];
 
 #[derive(Debug, Default)]
@@ -78,7 +91,12 @@ impl Output {
             if now >= deadline {
                 return None;
             }
-            lines = self.0.changed.wait_timeout(lines, deadline - now).unwrap().0;
+            lines = self
+                .0
+                .changed
+                .wait_timeout(lines, deadline - now)
+                .unwrap()
+                .0;
         }
     }
 }
@@ -90,13 +108,31 @@ pub struct GatewayBuilder {
     args: Vec<String>,
     env: Vec<(String, String)>,
     files: Vec<(String, String)>,
-    workers: usize,
+    workers: Option<usize>,
+    default_addr: bool,
 }
 
 impl GatewayBuilder {
+    /// Do not pass `--host 127.0.0.1 --port 0` (for tests of HOST/PORT).
+    pub fn without_default_addr(mut self) -> Self {
+        self.default_addr = false;
+        self
+    }
+
+    /// Do not pass `--num_workers` (for tests of NUM_WORKERS).
+    pub fn without_num_workers(mut self) -> Self {
+        self.workers = None;
+        self
+    }
+
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
         self
+    }
+
+    /// `--port <port>` (with [`Self::without_default_addr`]).
+    pub fn args_port(self, port: &str) -> Self {
+        self.arg("--host").arg("127.0.0.1").arg("--port").arg(port)
     }
 
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
@@ -111,7 +147,7 @@ impl GatewayBuilder {
     }
 
     pub fn workers(mut self, n: usize) -> Self {
-        self.workers = n;
+        self.workers = Some(n);
         self
     }
 
@@ -126,15 +162,20 @@ impl GatewayBuilder {
             std::fs::write(dir.path().join("config.yaml"), config).unwrap();
             cmd.arg("--config").arg(dir.path().join("config.yaml"));
         }
-        cmd.args(["--host", "127.0.0.1", "--port", "0"])
-            .arg("--num_workers")
-            .arg(self.workers.to_string())
-            .args(&self.args);
+        if self.default_addr {
+            cmd.args(["--host", "127.0.0.1", "--port", "0"]);
+        }
+        if let Some(n) = self.workers {
+            cmd.arg("--num_workers").arg(n.to_string());
+        }
+        cmd.args(&self.args);
         for key in SCRUBBED_ENV {
             cmd.env_remove(key);
         }
         cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         (cmd, dir)
     }
 
@@ -145,9 +186,14 @@ impl GatewayBuilder {
         let output = Output::default();
         output.attach(child.stdout.take().unwrap());
         output.attach(child.stderr.take().unwrap());
-        let Some(line) = output.wait_for(START_DEADLINE, |l| l.contains("haimaker running on http://")) else {
+        let Some(line) = output.wait_for(START_DEADLINE, |l| {
+            l.contains("haimaker running on http://")
+        }) else {
             let _ = child.kill();
-            panic!("haimaker did not start within {START_DEADLINE:?}; output:\n{}", output.text());
+            panic!(
+                "haimaker did not start within {START_DEADLINE:?}; output:\n{}",
+                output.text()
+            );
         };
         let addr = parse_addr(&line).unwrap_or_else(|| panic!("no address in {line:?}"));
         Gateway {
@@ -190,7 +236,8 @@ impl Gateway {
             args: Vec::new(),
             env: Vec::new(),
             files: Vec::new(),
-            workers: 1,
+            workers: Some(1),
+            default_addr: true,
         }
     }
 
@@ -201,7 +248,8 @@ impl Gateway {
             args: Vec::new(),
             env: Vec::new(),
             files: Vec::new(),
-            workers: 1,
+            workers: Some(1),
+            default_addr: true,
         }
     }
 

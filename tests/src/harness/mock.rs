@@ -70,7 +70,10 @@ impl Reply {
 
     /// An OpenAI error body with `status`.
     pub fn error(status: u16, message: &str) -> Self {
-        Self::json(status, json!({"error": {"message": message, "type": "server_error", "param": null, "code": null}}))
+        Self::json(
+            status,
+            json!({"error": {"message": message, "type": "server_error", "param": null, "code": null}}),
+        )
     }
 
     /// A chat completion saying `content`, with 9 prompt and 5 completion tokens.
@@ -94,7 +97,10 @@ impl Reply {
 
     /// A stream of `contents` as chat chunks, a usage chunk, and `[DONE]`.
     pub fn chat_stream(contents: &[&str]) -> Self {
-        let mut steps: Vec<SseStep> = contents.iter().map(|c| SseStep::Send(chunk_event(c))).collect();
+        let mut steps: Vec<SseStep> = contents
+            .iter()
+            .map(|c| SseStep::Send(chunk_event(c)))
+            .collect();
         steps.push(SseStep::Send(usage_event()));
         steps.push(SseStep::Send("data: [DONE]\n\n".into()));
         Reply::Sse {
@@ -154,19 +160,45 @@ pub struct MockUpstream {
 
 impl MockUpstream {
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// A mock behind TLS (ALPN h2 and http/1.1) with `acceptor`'s certificate.
+    pub async fn start_tls(acceptor: tokio_rustls::TlsAcceptor) -> Self {
+        Self::start_with(Some(acceptor)).await
+    }
+
+    async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
         let shared = Arc::clone(&state);
         tokio::spawn(async move {
             loop {
-                let Ok((stream, peer)) = listener.accept().await else { continue };
+                let Ok((stream, peer)) = listener.accept().await else {
+                    continue;
+                };
                 let state = Arc::clone(&shared);
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req| handle(Arc::clone(&state), peer, req));
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    match tls {
+                        None => {
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        }
+                        Some(acceptor) => {
+                            let Ok(stream) = acceptor.accept(stream).await else {
+                                return;
+                            };
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        }
+                    }
                 });
             }
         });
@@ -180,7 +212,11 @@ impl MockUpstream {
 
     /// Answers calls for upstream model `model` with `replies` in order; the last one repeats.
     pub fn script(&self, model: &str, replies: Vec<Reply>) {
-        self.state.lock().unwrap().scripts.insert(model.to_string(), replies.into());
+        self.state
+            .lock()
+            .unwrap()
+            .scripts
+            .insert(model.to_string(), replies.into());
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -188,18 +224,31 @@ impl MockUpstream {
     }
 
     pub fn requests_for(&self, model: &str) -> Vec<Recorded> {
-        self.requests().into_iter().filter(|r| r.model == model).collect()
+        self.requests()
+            .into_iter()
+            .filter(|r| r.model == model)
+            .collect()
     }
 
     pub fn disconnects(&self, model: &str) -> usize {
-        self.state.lock().unwrap().disconnects.get(model).copied().unwrap_or(0)
+        self.state
+            .lock()
+            .unwrap()
+            .disconnects
+            .get(model)
+            .copied()
+            .unwrap_or(0)
     }
 }
 
 fn next_reply(state: &Mutex<State>, model: &str) -> Option<Reply> {
     let mut state = state.lock().unwrap();
     let queue = state.scripts.get_mut(model)?;
-    if queue.len() > 1 { queue.pop_front() } else { queue.front().cloned() }
+    if queue.len() > 1 {
+        queue.pop_front()
+    } else {
+        queue.front().cloned()
+    }
 }
 
 type MockBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
@@ -210,9 +259,18 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<MockBody>, std::io::Error> {
     let (parts, body) = req.into_parts();
-    let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let bytes = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
     let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let model = json.get("model").and_then(Value::as_str).unwrap_or("").to_string();
+    let model = json
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let wants_stream = json.get("stream").and_then(Value::as_bool) == Some(true);
     state.lock().unwrap().received.push(Recorded {
         path: parts.uri.path().to_string(),
         headers: parts.headers.clone(),
@@ -221,23 +279,37 @@ async fn handle(
         peer,
         version: parts.version,
     });
-    let reply = next_reply(&state, &model).unwrap_or_else(|| default_reply(parts.uri.path(), &model));
+    let reply = next_reply(&state, &model)
+        .unwrap_or_else(|| default_reply(parts.uri.path(), &model, wants_stream));
     match reply {
-        Reply::Json { status, body, headers, delay } => {
+        Reply::Json {
+            status,
+            body,
+            headers,
+            delay,
+        } => {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
             let mut response = Response::new(full(body));
             *response.status_mut() = StatusCode::from_u16(status).unwrap();
-            response.headers_mut().insert("content-type", "application/json".parse().unwrap());
+            response
+                .headers_mut()
+                .insert("content-type", "application/json".parse().unwrap());
             for (k, v) in headers {
-                response.headers_mut().insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+                response.headers_mut().insert(
+                    http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                );
             }
             Ok(response)
         }
         Reply::Garbage => {
-            let mut response = Response::new(full("<html><body>502 Bad Gateway</body></html>".into()));
-            response.headers_mut().insert("content-type", "text/html".parse().unwrap());
+            let mut response =
+                Response::new(full("<html><body>502 Bad Gateway</body></html>".into()));
+            response
+                .headers_mut()
+                .insert("content-type", "text/html".parse().unwrap());
             Ok(response)
         }
         Reply::Hangup => Err(std::io::Error::other("mock hangs up")),
@@ -245,7 +317,12 @@ async fn handle(
             let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(16);
             tokio::spawn(async move {
                 let gone = |state: &Mutex<State>| {
-                    *state.lock().unwrap().disconnects.entry(model.clone()).or_default() += 1;
+                    *state
+                        .lock()
+                        .unwrap()
+                        .disconnects
+                        .entry(model.clone())
+                        .or_default() += 1;
                 };
                 for step in steps {
                     match step {
@@ -261,39 +338,57 @@ async fn handle(
                 match end {
                     SseEnd::Close => {}
                     SseEnd::Abort => {
-                        let _ = tx.send(Err(std::io::Error::other("mock aborts the stream"))).await;
+                        let _ = tx
+                            .send(Err(std::io::Error::other("mock aborts the stream")))
+                            .await;
                     }
                     SseEnd::Linger => loop {
                         tokio::time::sleep(Duration::from_millis(20)).await;
-                        if tx.send(Ok(Frame::data(Bytes::from_static(b": keep-alive\n\n")))).await.is_err() {
+                        if tx
+                            .send(Ok(Frame::data(Bytes::from_static(b": keep-alive\n\n"))))
+                            .await
+                            .is_err()
+                        {
                             return gone(&state);
                         }
                     },
                 }
             });
             let mut response = Response::new(ChannelBody(rx).boxed());
-            response.headers_mut().insert("content-type", "text/event-stream".parse().unwrap());
+            response
+                .headers_mut()
+                .insert("content-type", "text/event-stream".parse().unwrap());
             Ok(response)
         }
     }
 }
 
-fn default_reply(path: &str, model: &str) -> Reply {
-    if path.ends_with("/embeddings") {
-        Reply::json(200, json!({"object": "list", "model": model,
+fn default_reply(path: &str, model: &str, stream: bool) -> Reply {
+    if stream {
+        Reply::chat_stream(&["mock ", "upstream ", "reply"])
+    } else if path.ends_with("/embeddings") {
+        Reply::json(
+            200,
+            json!({"object": "list", "model": model,
             "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2, 0.3]}],
-            "usage": {"prompt_tokens": 3, "total_tokens": 3}}))
+            "usage": {"prompt_tokens": 3, "total_tokens": 3}}),
+        )
     } else if path.ends_with("/completions") && !path.ends_with("/chat/completions") {
-        Reply::json(200, json!({"id": "cmpl-mock", "object": "text_completion", "created": 1_700_000_000, "model": model,
+        Reply::json(
+            200,
+            json!({"id": "cmpl-mock", "object": "text_completion", "created": 1_700_000_000, "model": model,
             "choices": [{"index": 0, "text": "mock text", "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 2, "completion_tokens": 2, "total_tokens": 4}}))
+            "usage": {"prompt_tokens": 2, "completion_tokens": 2, "total_tokens": 4}}),
+        )
     } else {
         Reply::json(200, chat_body(model, "mock upstream reply"))
     }
 }
 
 fn full(body: String) -> MockBody {
-    Full::new(Bytes::from(body)).map_err(|never: Infallible| match never {}).boxed()
+    Full::new(Bytes::from(body))
+        .map_err(|never: Infallible| match never {})
+        .boxed()
 }
 
 struct ChannelBody(mpsc::Receiver<Result<Frame<Bytes>, std::io::Error>>);
@@ -302,7 +397,10 @@ impl Body for ChannelBody {
     type Data = Bytes;
     type Error = std::io::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         self.0.poll_recv(cx)
     }
 }

@@ -51,7 +51,11 @@ pub async fn call(
     target: &Target,
     timeout: Duration,
 ) -> Result<Attempted, ProxyError> {
-    if let Some(text) = request.mock_response.as_ref().or(deployment.mock_response.as_ref()) {
+    if let Some(text) = request
+        .mock_response
+        .as_ref()
+        .or(deployment.mock_response.as_ref())
+    {
         return Ok(Attempted {
             reply: Reply::Mock { text: text.clone() },
             upstream_time: Duration::ZERO,
@@ -80,7 +84,16 @@ pub async fn call(
     let mut retries = 0;
     loop {
         let started = Instant::now();
-        let result = send_once(state, request, deployment, target, &url, body.clone(), timeout).await;
+        let result = send_once(
+            state,
+            request,
+            deployment,
+            target,
+            &url,
+            body.clone(),
+            timeout,
+        )
+        .await;
         match result {
             Ok(reply) => {
                 return Ok(Attempted {
@@ -93,7 +106,9 @@ pub async fn call(
                 let backoff = e
                     .retry_after
                     .filter(|d| *d <= Duration::from_secs(60))
-                    .unwrap_or_else(|| Duration::from_secs_f64((0.5 * 2f64.powi(retries as i32)).min(8.0)));
+                    .unwrap_or_else(|| {
+                        Duration::from_secs_f64((0.5 * 2f64.powi(retries as i32)).min(8.0))
+                    });
                 tokio::time::sleep(backoff).await;
                 retries += 1;
             }
@@ -128,10 +143,12 @@ fn upstream_body(request: &LlmRequest, deployment: &Deployment, target: &Target)
             body.set(key, raw);
         }
     }
-    if request.stream && !request.include_usage {
-        if let Ok(raw) = serde_json::value::RawValue::from_string(r#"{"include_usage":true}"#.to_string()) {
-            body.set("stream_options", raw);
-        }
+    if request.stream
+        && !request.include_usage
+        && let Ok(raw) =
+            serde_json::value::RawValue::from_string(r#"{"include_usage":true}"#.to_string())
+    {
+        body.set("stream_options", raw);
     }
     body.to_vec()
 }
@@ -147,7 +164,10 @@ async fn send_once(
 ) -> Result<Reply, ProxyError> {
     let mut builder = Request::post(url)
         .header(header::CONTENT_TYPE, "application/json")
-        .header(header::USER_AGENT, concat!("haimaker/", env!("CARGO_PKG_VERSION")));
+        .header(
+            header::USER_AGENT,
+            concat!("haimaker/", env!("CARGO_PKG_VERSION")),
+        );
     if let Some(key) = &target.api_key
         && let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
     {
@@ -167,12 +187,18 @@ async fn send_once(
     })?;
 
     let deadline = tokio::time::Instant::now() + timeout;
-    let what = || format!("(model group `{}`, deployment {})", deployment.model_name, deployment.id);
-    let response = match tokio::time::timeout_at(deadline, state.client.request(upstream_request)).await {
-        Err(_) => return Err(ProxyError::timeout(timeout, &what())),
-        Ok(Err(e)) => return Err(connection_error(&e, timeout, &what())),
-        Ok(Ok(response)) => response,
+    let what = || {
+        format!(
+            "(model group `{}`, deployment {})",
+            deployment.model_name, deployment.id
+        )
     };
+    let response =
+        match tokio::time::timeout_at(deadline, state.client.request(upstream_request)).await {
+            Err(_) => return Err(ProxyError::timeout(timeout, &what())),
+            Ok(Err(e)) => return Err(connection_error(&e, timeout, &what())),
+            Ok(Ok(response)) => response,
+        };
     let (parts, incoming) = response.into_parts();
     if !parts.status.is_success() {
         // The error body is small; read a bounded amount of it within the same deadline.
@@ -235,7 +261,11 @@ async fn send_once(
     }
 }
 
-fn connection_error(e: &hyper_util::client::legacy::Error, timeout: Duration, what: &str) -> ProxyError {
+fn connection_error(
+    e: &hyper_util::client::legacy::Error,
+    timeout: Duration,
+    what: &str,
+) -> ProxyError {
     // The connect timeout of the client shows up as a connect error whose source says so.
     let text = error_chain(e);
     if e.is_connect() && text.contains("timed out") {
@@ -297,16 +327,26 @@ pub fn upstream_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> P
         let lower = message.to_ascii_lowercase();
         let code = code.as_deref().unwrap_or("");
         if code == "context_length_exceeded"
-            || ["context length", "context window", "maximum context", "too many tokens", "prompt is too long"]
-                .iter()
-                .any(|p| lower.contains(p))
+            || [
+                "context length",
+                "context window",
+                "maximum context",
+                "too many tokens",
+                "prompt is too long",
+            ]
+            .iter()
+            .any(|p| lower.contains(p))
         {
             class = ErrorClass::ContextWindowExceeded;
         } else if code == "content_policy_violation"
             || code == "content_filter"
-            || ["content policy", "content management policy", "content_filter"]
-                .iter()
-                .any(|p| lower.contains(p))
+            || [
+                "content policy",
+                "content management policy",
+                "content_filter",
+            ]
+            .iter()
+            .any(|p| lower.contains(p))
         {
             class = ErrorClass::ContentPolicyViolation;
         }
@@ -319,8 +359,12 @@ pub fn upstream_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> P
     };
     let (kind, default_type) = match class {
         ErrorClass::BadRequest => ("BadRequestError", "invalid_request_error"),
-        ErrorClass::ContextWindowExceeded => ("ContextWindowExceededError", "invalid_request_error"),
-        ErrorClass::ContentPolicyViolation => ("ContentPolicyViolationError", "invalid_request_error"),
+        ErrorClass::ContextWindowExceeded => {
+            ("ContextWindowExceededError", "invalid_request_error")
+        }
+        ErrorClass::ContentPolicyViolation => {
+            ("ContentPolicyViolationError", "invalid_request_error")
+        }
         ErrorClass::Authentication => ("AuthenticationError", "auth_error"),
         ErrorClass::PermissionDenied => ("PermissionDeniedError", "permission_denied_error"),
         ErrorClass::NotFound => ("NotFoundError", "invalid_request_error"),
@@ -358,7 +402,12 @@ pub fn upstream_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> P
 
 /// `retry-after-ms` or `retry-after` (seconds) from an upstream response.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
+    let value = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
     if let Some(ms) = value("retry-after-ms").filter(|v| v.is_finite() && *v >= 0.0) {
         return Some(Duration::from_secs_f64(ms / 1000.0));
     }
@@ -375,9 +424,19 @@ mod tests {
     #[test]
     fn maps_statuses_and_detects_context_window_and_content_policy() {
         let h = HeaderMap::new();
-        let e = upstream_error(StatusCode::TOO_MANY_REQUESTS, &h, br#"{"error":{"message":"slow down","type":"rate_limit_error"}}"#);
-        assert_eq!((e.status.as_u16(), e.class), (429, Some(ErrorClass::RateLimit)));
-        assert_eq!(e.message, "litellm.RateLimitError: OpenAIException - slow down");
+        let e = upstream_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &h,
+            br#"{"error":{"message":"slow down","type":"rate_limit_error"}}"#,
+        );
+        assert_eq!(
+            (e.status.as_u16(), e.class),
+            (429, Some(ErrorClass::RateLimit))
+        );
+        assert_eq!(
+            e.message,
+            "litellm.RateLimitError: OpenAIException - slow down"
+        );
         let e = upstream_error(
             StatusCode::BAD_REQUEST,
             &h,
@@ -385,13 +444,20 @@ mod tests {
         );
         assert_eq!(e.class, Some(ErrorClass::ContextWindowExceeded));
         assert_eq!(e.param.as_deref(), Some("messages"));
-        let e = upstream_error(StatusCode::BAD_REQUEST, &h, br#"{"error":{"message":"x","code":"content_policy_violation"}}"#);
+        let e = upstream_error(
+            StatusCode::BAD_REQUEST,
+            &h,
+            br#"{"error":{"message":"x","code":"content_policy_violation"}}"#,
+        );
         assert_eq!(e.class, Some(ErrorClass::ContentPolicyViolation));
         let e = upstream_error(StatusCode::GATEWAY_TIMEOUT, &h, b"<html>bad gateway</html>");
         assert_eq!(e.status.as_u16(), 408);
         assert!(e.message.contains("<html>bad gateway</html>"));
         let e = upstream_error(StatusCode::SERVICE_UNAVAILABLE, &h, b"");
-        assert_eq!((e.status.as_u16(), e.class), (503, Some(ErrorClass::ServiceUnavailable)));
+        assert_eq!(
+            (e.status.as_u16(), e.class),
+            (503, Some(ErrorClass::ServiceUnavailable))
+        );
     }
 
     #[test]

@@ -38,7 +38,12 @@ pub fn authenticate(
             abbreviate(key)
         )));
     }
-    Err(ProxyError::new(StatusCode::BAD_REQUEST, "no_db_connection", "No connected db.").with_param("None"))
+    Err(ProxyError::new(
+        StatusCode::BAD_REQUEST,
+        "no_db_connection",
+        "No connected db.",
+    )
+    .with_param("None"))
 }
 
 fn extract_key<'h>(
@@ -107,7 +112,10 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.insert(HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            h.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
         h
     }
@@ -118,7 +126,10 @@ mod tests {
 
     #[test]
     fn no_master_key_means_open() {
-        assert_eq!(authenticate(&headers(&[]), None, None).unwrap(), Caller::Open);
+        assert_eq!(
+            authenticate(&headers(&[]), None, None).unwrap(),
+            Caller::Open
+        );
     }
 
     #[test]
@@ -134,7 +145,10 @@ mod tests {
         }
         let custom = HeaderName::from_static("x-my-key");
         let h = headers(&[("x-my-key", "sk-1234")]);
-        assert_eq!(authenticate(&h, Some(&m), Some(&custom)).unwrap(), Caller::Admin);
+        assert_eq!(
+            authenticate(&h, Some(&m), Some(&custom)).unwrap(),
+            Caller::Admin
+        );
     }
 
     #[test]
@@ -143,15 +157,30 @@ mod tests {
         let err = authenticate(&headers(&[]), Some(&m), None).unwrap_err();
         assert_eq!((err.status.as_u16(), err.error_type), (401, "auth_error"));
         assert_eq!(err.message, "Authentication Error, No api key passed in.");
-        let err = authenticate(&headers(&[("authorization", "sk-1234")]), Some(&m), None).unwrap_err();
+        let err =
+            authenticate(&headers(&[("authorization", "sk-1234")]), Some(&m), None).unwrap_err();
         assert!(err.message.contains("Malformed API Key"), "{}", err.message);
-        let err = authenticate(&headers(&[("authorization", "Bearer wrong-key-value")]), Some(&m), None)
-            .unwrap_err();
+        let err = authenticate(
+            &headers(&[("authorization", "Bearer wrong-key-value")]),
+            Some(&m),
+            None,
+        )
+        .unwrap_err();
         assert!(err.message.contains("expected to start with 'sk-'"));
-        assert!(!err.message.contains("wrong-key-value"), "key must be abbreviated");
-        let err = authenticate(&headers(&[("authorization", "Bearer sk-other")]), Some(&m), None)
-            .unwrap_err();
-        assert_eq!((err.status.as_u16(), err.error_type), (400, "no_db_connection"));
+        assert!(
+            !err.message.contains("wrong-key-value"),
+            "key must be abbreviated"
+        );
+        let err = authenticate(
+            &headers(&[("authorization", "Bearer sk-other")]),
+            Some(&m),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.status.as_u16(), err.error_type),
+            (400, "no_db_connection")
+        );
         assert_eq!(err.message, "No connected db.");
     }
 }

@@ -17,7 +17,12 @@ fn model_entry(id: &str) -> Value {
 }
 
 pub fn models(state: &AppState) -> Response<Body> {
-    let data: Vec<Value> = state.router.model_names().into_iter().map(model_entry).collect();
+    let data: Vec<Value> = state
+        .router
+        .model_names()
+        .into_iter()
+        .map(model_entry)
+        .collect();
     respond::json(
         StatusCode::OK,
         Bytes::from(json!({"data": data, "object": "list"}).to_string()),
@@ -26,10 +31,14 @@ pub fn models(state: &AppState) -> Response<Body> {
 
 pub fn model(state: &AppState, id: &str) -> Result<Response<Body>, ProxyError> {
     if state.router.resolve(id).is_none() {
-        return Err(ProxyError::not_found(format!("The model `{id}` does not exist"))
-            .with_param("model"));
+        return Err(
+            ProxyError::not_found(format!("The model `{id}` does not exist")).with_param("model"),
+        );
     }
-    Ok(respond::json(StatusCode::OK, Bytes::from(model_entry(id).to_string())))
+    Ok(respond::json(
+        StatusCode::OK,
+        Bytes::from(model_entry(id).to_string()),
+    ))
 }
 
 /// `/model/info`: every deployment with its parameters (secrets removed by the config
@@ -43,7 +52,11 @@ pub fn model_info(state: &AppState) -> Response<Body> {
             let target = d.target(&d.model_name, state.prices);
             let mut info: Map<String, Value> = state
                 .prices
-                .lookup(target.provider.name, &target.provider_model, d.base_model.as_deref())
+                .lookup(
+                    target.provider.name,
+                    &target.provider_model,
+                    d.base_model.as_deref(),
+                )
                 .map(|entry| {
                     let mut m = entry.info();
                     m.insert("key".into(), Value::String(entry.name.clone()));
@@ -72,7 +85,10 @@ pub fn model_info(state: &AppState) -> Response<Body> {
             })
         })
         .collect();
-    respond::json(StatusCode::OK, Bytes::from(json!({"data": data}).to_string()))
+    respond::json(
+        StatusCode::OK,
+        Bytes::from(json!({"data": data}).to_string()),
+    )
 }
 
 pub fn liveness() -> Response<Body> {

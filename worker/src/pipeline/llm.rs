@@ -62,7 +62,11 @@ pub async fn serve(
     }
 }
 
-async fn route_call(state: &AppState, request: &LlmRequest, first: Group<'_>) -> Result<Done, Failed> {
+async fn route_call(
+    state: &AppState,
+    request: &LlmRequest,
+    first: Group<'_>,
+) -> Result<Done, Failed> {
     let mut retries = 0;
     let first_failure = match try_group(state, request, &first, true, &mut retries).await {
         Ok(done) => return Ok(done),
@@ -265,7 +269,11 @@ fn respond_success(
         timeout: Some(timeout),
     };
     let mut response = match attempted.reply {
-        Reply::Json { headers, body, usage } => {
+        Reply::Json {
+            headers,
+            body,
+            usage,
+        } => {
             report.response_cost = Some(cost(&target, usage.as_ref()));
             let mut response = respond::json(StatusCode::OK, body);
             append_provider_headers(&mut response, &headers);
@@ -298,11 +306,12 @@ fn respond_success(
                 )
             }
         }
-        Reply::Stream { headers, body, idle } => {
-            let describe = format!(
-                "(model group `{}`, deployment {})",
-                group, deployment.id
-            );
+        Reply::Stream {
+            headers,
+            body,
+            idle,
+        } => {
+            let describe = format!("(model group `{}`, deployment {})", group, deployment.id);
             let relay = SseRelay::new(
                 body,
                 idle,
@@ -324,7 +333,10 @@ fn respond_success(
 fn sse_response(body: Body) -> Response<Body> {
     let mut response = Response::new(body);
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }

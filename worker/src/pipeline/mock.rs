@@ -96,14 +96,20 @@ pub fn stream(call: CallType, model: &str, text: &str, id: &str, include_usage: 
         }
     };
     for (i, piece) in pieces.iter().enumerate() {
-        push(json!({"id": chunk_id, "object": object, "created": created, "model": model,
-                    "choices": [choice(piece, i == 0, None)]}));
+        push(
+            json!({"id": chunk_id, "object": object, "created": created, "model": model,
+                    "choices": [choice(piece, i == 0, None)]}),
+        );
     }
-    push(json!({"id": chunk_id, "object": object, "created": created, "model": model,
-                "choices": [choice("", false, Some("stop"))]}));
+    push(
+        json!({"id": chunk_id, "object": object, "created": created, "model": model,
+                "choices": [choice("", false, Some("stop"))]}),
+    );
     if include_usage {
-        push(json!({"id": chunk_id, "object": object, "created": created, "model": model,
-                    "choices": [], "usage": usage_json()}));
+        push(
+            json!({"id": chunk_id, "object": object, "created": created, "model": model,
+                    "choices": [], "usage": usage_json()}),
+        );
     }
     out.push_str("data: [DONE]\n\n");
     Bytes::from(out)

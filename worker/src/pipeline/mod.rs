@@ -98,7 +98,11 @@ async fn dispatch(
     in_flight: InFlight,
 ) -> Result<Response<Body>, ProxyError> {
     if endpoint.requires_auth() {
-        auth::authenticate(req.headers(), state.master_key.as_ref(), state.key_header.as_ref())?;
+        auth::authenticate(
+            req.headers(),
+            state.master_key.as_ref(),
+            state.key_header.as_ref(),
+        )?;
     }
     match endpoint {
         Endpoint::Llm { call, path_model } => {
@@ -125,9 +129,14 @@ async fn dispatch(
             let mut err = ProxyError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "invalid_request_error",
-                format!("Method Not Allowed: {} {}; use {allow}", req.method(), req.uri().path()),
+                format!(
+                    "Method Not Allowed: {} {}; use {allow}",
+                    req.method(),
+                    req.uri().path()
+                ),
             );
-            err.headers.push((header::ALLOW, HeaderValue::from_static(allow)));
+            err.headers
+                .push((header::ALLOW, HeaderValue::from_static(allow)));
             Err(err)
         }
         Endpoint::Unknown => Err(ProxyError::not_found(format!(

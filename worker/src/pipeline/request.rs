@@ -73,7 +73,11 @@ pub struct LlmRequest {
 }
 
 /// Reads the body, refusing more than `max_bytes` (413) before buffering it.
-pub async fn read_body(body: Incoming, headers: &HeaderMap, max_bytes: usize) -> Result<Bytes, ProxyError> {
+pub async fn read_body(
+    body: Incoming,
+    headers: &HeaderMap,
+    max_bytes: usize,
+) -> Result<Bytes, ProxyError> {
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -124,7 +128,11 @@ pub fn parse(
             .with_param("model")
         })?,
     };
-    let stream = call.can_stream() && body.bool_field("stream").map_err(body_error)?.unwrap_or(false);
+    let stream = call.can_stream()
+        && body
+            .bool_field("stream")
+            .map_err(body_error)?
+            .unwrap_or(false);
     let include_usage = stream
         && body
             .typed::<StreamOptions>("stream_options", "an object")
@@ -136,7 +144,10 @@ pub fn parse(
         None => header_seconds(headers, "x-litellm-timeout")?,
     };
     let stream_timeout = header_seconds(headers, "x-litellm-stream-timeout")?;
-    let num_retries = match body.typed::<u32>("num_retries", "a non-negative integer").map_err(body_error)? {
+    let num_retries = match body
+        .typed::<u32>("num_retries", "a non-negative integer")
+        .map_err(body_error)?
+    {
         Some(n) => Some(n),
         None => match header_str(headers, "x-litellm-num-retries") {
             Some(v) => Some(v.parse().map_err(|_| bad_number("x-litellm-num-retries"))?),
@@ -146,7 +157,9 @@ pub fn parse(
     let fallbacks = body
         .typed::<Vec<String>>("fallbacks", "a list of model names")
         .map_err(body_error)?;
-    let mock_response = body.typed::<String>("mock_response", "a string").map_err(body_error)?;
+    let mock_response = body
+        .typed::<String>("mock_response", "a string")
+        .map_err(body_error)?;
     let mock_testing_fallbacks = body
         .bool_field("mock_testing_fallbacks")
         .map_err(body_error)?
@@ -188,11 +201,15 @@ fn body_error(e: BodyError) -> ProxyError {
 }
 
 fn bad_number(what: &str) -> ProxyError {
-    ProxyError::bad_request(format!("`{what}` must be a non-negative number of seconds")).with_param(what)
+    ProxyError::bad_request(format!("`{what}` must be a non-negative number of seconds"))
+        .with_param(what)
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 fn header_seconds(headers: &HeaderMap, name: &str) -> Result<Option<Duration>, ProxyError> {
@@ -215,7 +232,10 @@ mod tests {
     fn parse_ok(body: &str, headers: &[(&str, &str)]) -> LlmRequest {
         let mut h = HeaderMap::new();
         for (k, v) in headers {
-            h.insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            h.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
         parse(CallType::Chat, None, &h, body.as_bytes()).unwrap()
     }
@@ -250,7 +270,13 @@ mod tests {
     #[test]
     fn path_model_overrides_body_and_embeddings_never_stream() {
         let h = HeaderMap::new();
-        let r = parse(CallType::Embedding, Some("e".into()), &h, br#"{"model":"x","stream":true}"#).unwrap();
+        let r = parse(
+            CallType::Embedding,
+            Some("e".into()),
+            &h,
+            br#"{"model":"x","stream":true}"#,
+        )
+        .unwrap();
         assert_eq!(r.model, "e");
         assert!(!r.stream);
     }

@@ -11,15 +11,18 @@ use super::Body;
 use crate::error::{ProxyError, format_secs};
 
 pub fn full(bytes: Bytes) -> Body {
-    Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 pub fn json(status: StatusCode, bytes: Bytes) -> Response<Body> {
     let mut response = Response::new(full(bytes));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -30,7 +33,8 @@ pub fn error(err: &ProxyError) -> Response<Body> {
         headers.append(name.clone(), value.clone());
     }
     if let Some(after) = err.retry_after
-        && (err.status == StatusCode::TOO_MANY_REQUESTS || err.status == StatusCode::SERVICE_UNAVAILABLE)
+        && (err.status == StatusCode::TOO_MANY_REQUESTS
+            || err.status == StatusCode::SERVICE_UNAVAILABLE)
     {
         let secs = after.as_secs_f64().ceil().max(1.0) as u64;
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -93,8 +97,14 @@ impl CallReport<'_> {
             "x-litellm-overhead-duration-ms",
             ms(self.total.saturating_sub(self.upstream)),
         );
-        put("x-litellm-attempted-retries", self.attempted_retries.to_string());
-        put("x-litellm-attempted-fallbacks", self.attempted_fallbacks.to_string());
+        put(
+            "x-litellm-attempted-retries",
+            self.attempted_retries.to_string(),
+        );
+        put(
+            "x-litellm-attempted-fallbacks",
+            self.attempted_fallbacks.to_string(),
+        );
         if let Some(max) = self.max_fallbacks {
             put("x-litellm-max-fallbacks", max.to_string());
         }

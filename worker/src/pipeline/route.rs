@@ -46,14 +46,19 @@ pub enum Endpoint {
     /// `OPTIONS` on a health route.
     HealthOptions,
     /// The path exists but not for this method.
-    WrongMethod { allow: &'static str },
+    WrongMethod {
+        allow: &'static str,
+    },
     Unknown,
 }
 
 impl Endpoint {
     /// Whether the endpoint needs a key when a master key is configured.
     pub fn requires_auth(&self) -> bool {
-        matches!(self, Self::Llm { .. } | Self::Models | Self::Model(_) | Self::ModelInfo)
+        matches!(
+            self,
+            Self::Llm { .. } | Self::Models | Self::Model(_) | Self::ModelInfo
+        )
     }
 }
 
@@ -179,7 +184,10 @@ mod tests {
         ] {
             assert_eq!(route(&p, suffix), llm(call, None));
             assert_eq!(route(&p, &format!("/v1{suffix}")), llm(call, None));
-            assert_eq!(route(&p, &format!("/engines/gpt-4o{suffix}")), llm(call, Some("gpt-4o")));
+            assert_eq!(
+                route(&p, &format!("/engines/gpt-4o{suffix}")),
+                llm(call, Some("gpt-4o"))
+            );
             assert_eq!(
                 route(&p, &format!("/openai/deployments/my-dep{suffix}")),
                 llm(call, Some("my-dep"))
@@ -189,9 +197,18 @@ mod tests {
 
     #[test]
     fn wrong_method_and_unknown_paths() {
-        assert_eq!(route(&Method::GET, "/v1/chat/completions"), Endpoint::WrongMethod { allow: "POST" });
-        assert_eq!(route(&Method::POST, "/v1/models"), Endpoint::WrongMethod { allow: "GET" });
-        assert_eq!(route(&Method::POST, "/v2/chat/completions"), Endpoint::Unknown);
+        assert_eq!(
+            route(&Method::GET, "/v1/chat/completions"),
+            Endpoint::WrongMethod { allow: "POST" }
+        );
+        assert_eq!(
+            route(&Method::POST, "/v1/models"),
+            Endpoint::WrongMethod { allow: "GET" }
+        );
+        assert_eq!(
+            route(&Method::POST, "/v2/chat/completions"),
+            Endpoint::Unknown
+        );
         assert_eq!(route(&Method::GET, "/"), Endpoint::Unknown);
     }
 
@@ -199,13 +216,22 @@ mod tests {
     fn models_and_health() {
         let g = Method::GET;
         assert_eq!(route(&g, "/v1/models/"), Endpoint::Models);
-        assert_eq!(route(&g, "/models/openai%2Fgpt-4o"), Endpoint::Model("openai/gpt-4o".into()));
-        assert_eq!(route(&g, "/v1/models/openai/gpt-4o"), Endpoint::Model("openai/gpt-4o".into()));
+        assert_eq!(
+            route(&g, "/models/openai%2Fgpt-4o"),
+            Endpoint::Model("openai/gpt-4o".into())
+        );
+        assert_eq!(
+            route(&g, "/v1/models/openai/gpt-4o"),
+            Endpoint::Model("openai/gpt-4o".into())
+        );
         assert_eq!(route(&g, "/v1/model/info"), Endpoint::ModelInfo);
         assert_eq!(route(&g, "/health/liveliness"), Endpoint::Liveness);
         assert_eq!(route(&g, "/health/liveness"), Endpoint::Liveness);
         assert_eq!(route(&g, "/health/readiness"), Endpoint::Readiness);
-        assert_eq!(route(&Method::OPTIONS, "/health/readiness"), Endpoint::HealthOptions);
+        assert_eq!(
+            route(&Method::OPTIONS, "/health/readiness"),
+            Endpoint::HealthOptions
+        );
         assert!(!route(&g, "/health/readiness").requires_auth());
         assert!(route(&g, "/v1/models").requires_auth());
     }

@@ -147,7 +147,8 @@ impl Body for SseRelay {
                         this.ready.push_back(rest.raw);
                     }
                     if !this.saw_done {
-                        this.ready.push_back(Bytes::from_static(b"data: [DONE]\n\n"));
+                        this.ready
+                            .push_back(Bytes::from_static(b"data: [DONE]\n\n"));
                     }
                     this.finish(true);
                 }

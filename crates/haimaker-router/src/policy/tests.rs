@@ -46,13 +46,25 @@ fn retries_follow_error_class_and_policy() {
 fn retry_delay_rules() {
     let p = policy(|_| {});
     assert_eq!(p.retry_delay(0, true, None, 0.0), Duration::ZERO);
-    assert_eq!(p.retry_delay(0, false, Some(Duration::from_secs(3)), 0.0), Duration::from_secs(3));
-    assert_eq!(p.retry_delay(0, false, Some(Duration::from_secs(90)), 0.0), Duration::from_millis(500));
+    assert_eq!(
+        p.retry_delay(0, false, Some(Duration::from_secs(3)), 0.0),
+        Duration::from_secs(3)
+    );
+    assert_eq!(
+        p.retry_delay(0, false, Some(Duration::from_secs(90)), 0.0),
+        Duration::from_millis(500)
+    );
     assert_eq!(p.retry_delay(2, false, None, 0.0), Duration::from_secs(2));
     assert_eq!(p.retry_delay(10, false, None, 0.0), Duration::from_secs(8));
-    assert_eq!(p.retry_delay(0, false, None, 1.0), Duration::from_millis(125));
+    assert_eq!(
+        p.retry_delay(0, false, None, 1.0),
+        Duration::from_millis(125)
+    );
     let floor = policy(|c| c.router_settings.retry_after = Some(Duration::from_secs(1)));
-    assert_eq!(floor.retry_delay(0, true, None, 0.0), Duration::from_secs(1));
+    assert_eq!(
+        floor.retry_delay(0, true, None, 0.0),
+        Duration::from_secs(1)
+    );
 }
 
 #[test]
@@ -63,13 +75,30 @@ fn fallback_lists_by_kind_star_default_and_client() {
         c.router_settings.default_fallbacks = Some(vec!["dflt".into()]);
         c.router_settings.max_fallbacks = Some(1);
     });
-    assert_eq!(p.fallbacks_for("x", FallbackKind::General, None), vec!["any"]);
-    assert_eq!(p.fallbacks_for("small", FallbackKind::ContextWindow, None), vec!["big"]);
-    assert!(p.fallbacks_for("other", FallbackKind::ContentPolicy, None).is_empty());
+    assert_eq!(
+        p.fallbacks_for("x", FallbackKind::General, None),
+        vec!["any"]
+    );
+    assert_eq!(
+        p.fallbacks_for("small", FallbackKind::ContextWindow, None),
+        vec!["big"]
+    );
+    assert!(
+        p.fallbacks_for("other", FallbackKind::ContentPolicy, None)
+            .is_empty()
+    );
     let client = vec!["c1".to_string(), "c2".to_string()];
-    assert_eq!(p.fallbacks_for("x", FallbackKind::General, Some(&client)), vec!["c1"]);
-    let d = policy(|c| c.litellm_settings.default_fallbacks = Some(vec!["dflt".into(), "x".into()]));
-    assert_eq!(d.fallbacks_for("x", FallbackKind::General, None), vec!["dflt"], "never itself");
+    assert_eq!(
+        p.fallbacks_for("x", FallbackKind::General, Some(&client)),
+        vec!["c1"]
+    );
+    let d =
+        policy(|c| c.litellm_settings.default_fallbacks = Some(vec!["dflt".into(), "x".into()]));
+    assert_eq!(
+        d.fallbacks_for("x", FallbackKind::General, None),
+        vec!["dflt"],
+        "never itself"
+    );
 }
 
 #[test]
@@ -80,7 +109,10 @@ fn timeout_precedence() {
         c.litellm_settings.request_timeout = Some(Duration::from_secs(600));
     });
     let s = Duration::from_secs;
-    assert_eq!(p.timeout_for(Some(s(1)), Some(s(2)), Some(s(3)), true), s(1));
+    assert_eq!(
+        p.timeout_for(Some(s(1)), Some(s(2)), Some(s(3)), true),
+        s(1)
+    );
     assert_eq!(p.timeout_for(None, Some(s(2)), Some(s(3)), true), s(3));
     assert_eq!(p.timeout_for(None, Some(s(2)), None, true), s(2));
     assert_eq!(p.timeout_for(None, Some(s(2)), Some(s(3)), false), s(2));

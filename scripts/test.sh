@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test: the unit tests of every crate and the end-to-end tests, which start the
+# real `haimaker` binary against a mock upstream, plus the official `openai` Python SDK checks.
+#
+# Needs: the Rust toolchain, a C compiler (for ring), python3 with venv. `.ci/run` installs
+# what a fresh machine lacks, then calls this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The SDK virtualenv, rebuilt when tests/python/requirements.txt changes.
+venv=${HAIMAKER_TEST_VENV:-$PWD/.venv-test}
+stamp="$venv/.requirements.sha256"
+want=$(sha256sum tests/python/requirements.txt | cut -d' ' -f1)
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "==> creating the SDK test virtualenv in $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+  echo "$want" > "$stamp"
+fi
+export HAIMAKER_TEST_VENV=$venv
+
+# The e2e tests run the binary; build it once, then test everything.
+echo "==> cargo build -p haimaker"
+cargo build -p haimaker
+echo "==> cargo test --workspace"
+cargo test --workspace "$@"
