@@ -46,6 +46,8 @@ pub struct Deployment {
     pub config: DeploymentConfig,
     /// Failure counters and cooldown state.
     pub health: Health,
+    /// The target of a deployment that is not a wildcard, resolved once.
+    fixed_target: Option<Target>,
 }
 
 /// Where one call goes: the provider, the model name it expects, the base URL, and the prices.
@@ -65,6 +67,7 @@ impl Deployment {
         index: usize,
         config: &DeploymentConfig,
         env: &dyn Fn(&str) -> Option<String>,
+        prices: &PriceMap,
     ) -> Arc<Self> {
         let params = &config.litellm_params;
         let custom_llm_provider = params
@@ -90,7 +93,7 @@ impl Deployment {
             .id
             .clone()
             .unwrap_or_else(|| generated_id(config));
-        Arc::new(Self {
+        let mut deployment = Self {
             index,
             model_name: config.model_name.clone(),
             id,
@@ -118,7 +121,12 @@ impl Deployment {
                 .or(config.model_info.output_cost_per_token),
             config: config.clone(),
             health: Health::default(),
-        })
+            fixed_target: None,
+        };
+        if !deployment.is_wildcard() {
+            deployment.fixed_target = Some(deployment.resolve_target(&config.model_name, prices));
+        }
+        Arc::new(deployment)
     }
 
     pub fn is_wildcard(&self) -> bool {
@@ -130,6 +138,13 @@ impl Deployment {
     /// `litellm_params.model`: group `openai/*` with model `openai/*` sends `openai/gpt-4o`
     /// as `gpt-4o` to OpenAI.
     pub fn target(&self, requested: &str, prices: &PriceMap) -> Target {
+        match &self.fixed_target {
+            Some(target) => target.clone(),
+            None => self.resolve_target(requested, prices),
+        }
+    }
+
+    fn resolve_target(&self, requested: &str, prices: &PriceMap) -> Target {
         let model = match crate::wildcard::capture(&self.model_name, requested) {
             Some(captured) if self.litellm_model.contains('*') => {
                 self.litellm_model.replacen('*', captured, 1)

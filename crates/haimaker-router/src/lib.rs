@@ -58,13 +58,15 @@ pub struct NoHealthyDeployment {
 }
 
 impl Router {
-    /// Builds the router. `env` supplies provider default keys and bases (`OPENAI_API_KEY`, ...).
+    /// Builds the router. `env` supplies provider default keys and bases (`OPENAI_API_KEY`, ...);
+    /// prices come from the bundled map.
     pub fn new(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Self {
+        let prices = haimaker_pricing::PriceMap::bundled();
         let deployments: Vec<Arc<Deployment>> = config
             .model_list
             .iter()
             .enumerate()
-            .map(|(i, d)| Deployment::build(i, d, env))
+            .map(|(i, d)| Deployment::build(i, d, env, prices))
             .collect();
         let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
         let mut group_order = Vec::new();

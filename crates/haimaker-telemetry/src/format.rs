@@ -1,7 +1,7 @@
 //! The two line formats.
 //!
 //! Text: `LEVEL:` padded to 10 columns, then the message (uvicorn), then the event's fields as
-//! `key=value` (not for access and lifecycle lines, whose message already says it all).
+//! `key=value` (not for lifecycle lines, whose message already says it all).
 //! JSON: `{"message", "level", "timestamp", <fields>}` (LiteLLM's JsonFormatter, plus fields).
 
 use std::fmt::{self, Write as _};
@@ -52,7 +52,7 @@ where
             head.push(':');
             write!(writer, "{head:<10}{}", fields.message)?;
             let target = event.metadata().target();
-            if target != crate::ACCESS_TARGET && target != crate::LIFECYCLE_TARGET {
+            if target != crate::LIFECYCLE_TARGET {
                 for (key, value) in &fields.extra {
                     match value {
                         Value::String(s) => write!(writer, " {key}={s}")?,

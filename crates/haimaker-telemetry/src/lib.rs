@@ -2,8 +2,9 @@
 //! the uvicorn-style access line.
 //!
 //! Text lines look like uvicorn's (`INFO:     message`), JSON lines like LiteLLM's
-//! `JsonFormatter` (`{"message", "level", "timestamp", ...fields}`). Log output is written by a
-//! background thread, so a request never waits on stdout.
+//! `JsonFormatter` (`{"message", "level", "timestamp", ...fields}`). Lines are buffered in
+//! memory and written by a background thread in batches ([`sink`]), so a request never waits
+//! on stdout.
 //!
 //! What must not be logged (keys, prompts, completions) is the caller's duty; this crate only
 //! offers `detailed_debug` as the switch callers consult.
@@ -11,8 +12,9 @@
 mod access;
 mod format;
 mod level;
+mod sink;
 
-pub use access::{ACCESS_TARGET, AccessLine};
+pub use access::AccessLine;
 
 /// The tracing target of process lifecycle events (workers started and stopped, "running
 /// on ..."). Like uvicorn's start-up lines, they are shown at any `LITELLM_LOG` level.
@@ -34,39 +36,25 @@ pub struct LogSettings {
     pub access_log: bool,
 }
 
-/// Keeps the background writer alive; dropping it flushes what is queued.
+/// Keeps the background writer alive; dropping it writes out what is buffered.
 #[must_use = "dropping the guard stops the log writer"]
+#[derive(Debug)]
 pub struct LogGuard {
-    _writer: tracing_appender::non_blocking::WorkerGuard,
+    _flusher: sink::Flusher,
 }
 
-impl std::fmt::Debug for LogGuard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LogGuard")
-    }
-}
-
-/// Installs the global subscriber. Call once per process, before anything logs.
+/// Installs the global subscriber and the access-line sink. Call once per process, before
+/// anything logs.
 pub fn init(settings: LogSettings) -> LogGuard {
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        // Never block a request on logging: if the writer falls this far behind, lines are
-        // dropped (and counted by tracing-appender) instead.
-        .lossy(true)
-        .buffered_lines_limit(64 * 1024)
-        .finish(std::io::stdout());
+    let (sink, flusher) = sink::start(std::io::stdout());
+    access::install(sink.clone(), settings);
     let own = LevelFilter::from_level(settings.level.as_tracing());
-    let access = if settings.access_log {
-        LevelFilter::INFO
-    } else {
-        LevelFilter::OFF
-    };
     let filter = Targets::new()
-        .with_target(ACCESS_TARGET, access)
         .with_target(LIFECYCLE_TARGET, LevelFilter::INFO)
         .with_target("haimaker", own)
         .with_default(LevelFilter::WARN.min(own));
     let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(writer)
+        .with_writer(sink)
         .event_format(format::LineFormat {
             json: settings.json,
         });
@@ -75,5 +63,5 @@ pub fn init(settings: LogSettings) -> LogGuard {
         .with(fmt)
         .with(filter)
         .try_init();
-    LogGuard { _writer: guard }
+    LogGuard { _flusher: flusher }
 }

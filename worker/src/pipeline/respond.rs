@@ -115,8 +115,10 @@ impl CallReport<'_> {
     }
 }
 
+/// Milliseconds with three decimals, without float formatting (it is on every response).
 fn ms(d: Duration) -> String {
-    format!("{:.3}", d.as_secs_f64() * 1000.0)
+    let micros = d.as_micros();
+    format!("{}.{:03}", micros / 1000, micros % 1000)
 }
 
 fn strip_query(url: &str) -> &str {
