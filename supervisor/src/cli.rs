@@ -23,6 +23,19 @@ pub enum Command {
     /// Internal: run as a worker process (started by the supervisor).
     #[command(name = "__worker", hide = true)]
     Worker(WorkerCli),
+    /// Internal: run as the health process (started by the supervisor).
+    #[command(name = "__health", hide = true)]
+    Health(HealthCli),
+}
+
+#[derive(Debug, Args)]
+pub struct HealthCli {
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub detailed_debug: bool,
+    #[arg(long)]
+    pub debug: bool,
 }
 
 #[derive(Debug, Args)]
@@ -30,7 +43,13 @@ pub struct WorkerCli {
     #[arg(long)]
     pub config: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
-    pub worker_id: u32,
+    pub slot: u32,
+    #[arg(long, default_value_t = 0)]
+    pub generation: u64,
+    #[arg(long)]
+    pub standby: bool,
+    #[arg(long)]
+    pub max_requests: Option<u64>,
     #[arg(long)]
     pub detailed_debug: bool,
     #[arg(long)]
@@ -63,6 +82,24 @@ pub struct RunArgs {
         env = "MAX_REQUESTS_BEFORE_RESTART_JITTER"
     )]
     pub max_requests_before_restart_jitter: Option<u64>,
+    /// Also recycle a worker whose resident memory passes this many MB.
+    #[arg(long = "max_worker_memory_mb", env = "MAX_WORKER_MEMORY_MB")]
+    pub max_worker_memory_mb: Option<u64>,
+    /// Never recycle a worker younger than this many seconds (a burst cannot cause a restart
+    /// storm).
+    #[arg(
+        long = "min_worker_lifetime",
+        env = "MIN_WORKER_LIFETIME",
+        default_value_t = 5.0
+    )]
+    pub min_worker_lifetime: f64,
+    /// Seconds in-flight requests get to finish after SIGTERM or a recycle.
+    #[arg(
+        long = "graceful_timeout",
+        env = "GRACEFUL_TIMEOUT",
+        default_value_t = 30.0
+    )]
+    pub graceful_timeout: f64,
     /// Accepted for compatibility: the supervisor is always the stable multi-worker path.
     #[arg(long = "run_gunicorn")]
     pub run_gunicorn: bool,

@@ -1,10 +1,15 @@
-//! The process fleet: spawns the workers on the shared socket, watches them, and decides what
-//! every exit means.
+//! The process fleet: the workers on the shared socket, a warm standby worker when recycling is
+//! on, and the health process. It watches them and decides what every exit means.
 //!
-//! Expected and unexpected exits are explicit state, never guessed: a worker exit is expected
-//! only while the supervisor is stopping the fleet and only with exit code 0. Any other exit
-//! tears the whole tree down (SIGTERM to all, a grace period, SIGKILL) and the supervisor
-//! exits non-zero, naming the child that died and how.
+//! Expected and unexpected exits are explicit state, never guessed: a child's exit is expected
+//! only when the supervisor ordered it (a recycle drain expects `exit::RECYCLED`, a shutdown
+//! drain `exit::OK`, a fast stop anything). Any other exit tears the whole tree down (SIGTERM to
+//! all, a grace period, SIGKILL) and the supervisor exits non-zero, naming the child that died
+//! and how.
+//!
+//! Recycling keeps capacity: the standby worker is already running (holding the socket without
+//! accepting), so when a worker asks to be recycled the standby takes over its slot at once, the
+//! old worker drains, and a new standby starts. One worker recycles at a time.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -16,245 +21,705 @@ use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use haimaker_proc::{
-    ChildFds, ChildMessage, ControlWriter, SupervisorMessage, control_pair, exit, spawn_child,
-    split_control,
+    ChildFds, ChildMessage, ControlWriter, FleetPhase, FleetStatus, SupervisorMessage,
+    WorkerStatus, control_pair, exit, spawn_child, split_control,
 };
+use haimaker_telemetry::LIFECYCLE_TARGET;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
+use crate::recycle::Recycling;
+
 /// How long children get between SIGTERM and SIGKILL when the fleet is torn down.
 const KILL_GRACE: Duration = Duration::from_secs(5);
+/// How often the supervisor re-evaluates heartbeats, memory and pending recycles, and sends
+/// the health process its status.
+const TICK: Duration = Duration::from_millis(250);
 
 /// Everything needed to run the fleet.
 #[derive(Debug)]
 pub struct FleetPlan {
     pub workers: usize,
     pub exe: PathBuf,
-    /// Arguments after `haimaker __worker`.
+    /// Arguments every worker gets after `haimaker __worker`.
     pub worker_args: Vec<OsString>,
+    /// Arguments the health process gets after `haimaker __health`.
+    pub health_args: Vec<OsString>,
     /// Extra environment for the children (`.env` values, `environment_variables`).
     pub child_env: BTreeMap<String, String>,
-    /// How long in-flight work may take to finish after SIGTERM.
+    /// How long in-flight work may take to finish after SIGTERM or a recycle.
     pub graceful_timeout: Duration,
     pub address: SocketAddr,
+    /// The health process's socket, when `SEPARATE_HEALTH_APP` is on.
+    pub health: Option<TcpListener>,
+    pub recycling: Recycling,
+    /// A heartbeat older than this means the child is not alive.
+    pub heartbeat_stale: Duration,
     pub started: Instant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Worker,
+    Standby,
+    Health,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Worker => "worker",
+            Role::Standby => "standby",
+            Role::Health => "health",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Starting,
+    Running,
+    /// Asked to be recycled; keeps serving until the standby takes its slot.
+    RecyclePending,
+    /// Told to drain; its exit with this code is expected.
+    Draining {
+        expect: i32,
+    },
+}
+
+#[derive(Debug)]
+struct Child {
+    role: Role,
+    slot: u32,
+    generation: u64,
+    pid: u32,
+    state: State,
+    control: ControlWriter,
+    spawned: Instant,
+    last_heartbeat: Option<Instant>,
+    in_flight: u64,
+    served: u64,
+    budget: Option<u64>,
+    /// Why and since when a recycle was asked for.
+    recycle: Option<(&'static str, Instant)>,
+}
+
+#[derive(Debug)]
+enum Event {
+    Message(u64, ChildMessage),
+    Exited(u64, ExitStatus),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Starting,
     Running,
-    /// SIGTERM received: workers drain; their exit 0 is expected.
+    /// SIGTERM: everyone drains; exits with the ordered code are expected.
     Draining,
 }
 
-#[derive(Debug)]
-enum Event {
-    Message(usize, ChildMessage),
-    Exited(usize, ExitStatus),
-}
-
-#[derive(Debug)]
-struct Worker {
-    pid: u32,
-    ready: bool,
-    control: ControlWriter,
+struct Fleet {
+    plan: FleetPlan,
+    listener: Option<TcpListener>,
+    children: BTreeMap<u64, Child>,
+    next_id: u64,
+    next_generation: u64,
+    phase: Phase,
+    events: mpsc::UnboundedSender<Event>,
+    memory: Option<crate::recycle::MemoryProbe>,
 }
 
 /// Runs the fleet until it stops; returns the supervisor's exit code.
 pub async fn run(listener: TcpListener, plan: FleetPlan) -> i32 {
     let (events_tx, mut events) = mpsc::unbounded_channel();
-    let mut workers: BTreeMap<usize, Worker> = BTreeMap::new();
-    for slot in 1..=plan.workers {
-        match spawn_worker(slot, &listener, &plan, events_tx.clone()) {
-            Ok(worker) => {
-                tracing::info!(target: haimaker_telemetry::LIFECYCLE_TARGET, worker = slot, pid = worker.pid, "started worker w{slot} [pid {}]", worker.pid);
-                workers.insert(slot, worker);
-            }
-            Err(e) => {
-                tracing::error!(target: "haimaker::supervisor", worker = slot, error = %e, "could not start worker w{slot}");
-                stop_all(&mut workers, &mut events, Signal::SIGTERM).await;
-                return exit::FATAL;
-            }
-        }
+    let memory = plan
+        .recycling
+        .max_memory_mb
+        .map(|_| crate::recycle::MemoryProbe::new());
+    let mut fleet = Fleet {
+        plan,
+        listener: Some(listener),
+        children: BTreeMap::new(),
+        next_id: 1,
+        next_generation: 0,
+        phase: Phase::Starting,
+        events: events_tx,
+        memory,
+    };
+    if let Err(code) = fleet.start(&mut events).await {
+        return code;
     }
     let (Ok(mut sigterm), Ok(mut sigint)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
     ) else {
         tracing::error!(target: "haimaker::supervisor", "could not install signal handlers");
-        stop_all(&mut workers, &mut events, Signal::SIGTERM).await;
+        fleet.stop_all(&mut events, Signal::SIGTERM).await;
         return exit::FATAL;
     };
-    let mut phase = Phase::Starting;
-    let drain_deadline = tokio::time::sleep(Duration::MAX / 4);
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let drain_deadline = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
     tokio::pin!(drain_deadline);
 
     loop {
         tokio::select! {
             event = events.recv() => {
                 let Some(event) = event else { return exit::FATAL };
-                match event {
-                    Event::Message(slot, ChildMessage::Ready { pid }) => {
-                        if let Some(w) = workers.get_mut(&slot) {
-                            w.ready = true;
-                            tracing::debug!(target: "haimaker::supervisor", worker = slot, pid, "worker ready");
-                        }
-                        if phase == Phase::Starting && workers.values().all(|w| w.ready) {
-                            phase = Phase::Running;
-                            announce_running(&plan);
-                        }
-                    }
-                    Event::Message(_, ChildMessage::Heartbeat { .. } | ChildMessage::Recycling { .. }) => {}
-                    Event::Exited(slot, status) => {
-                        let Some(worker) = workers.remove(&slot) else { continue };
-                        let expected = match phase {
-                            Phase::Draining => status.code() == Some(exit::OK),
-                            Phase::Starting | Phase::Running => false,
-                        };
-                        if !expected {
-                            tracing::error!(
-                                target: "haimaker::supervisor",
-                                worker = slot,
-                                pid = worker.pid,
-                                status = %describe(status),
-                                "worker w{slot} (pid {}) exited unexpectedly ({}); stopping every process",
-                                worker.pid,
-                                describe(status)
-                            );
-                            stop_all(&mut workers, &mut events, Signal::SIGTERM).await;
-                            return exit::FATAL;
-                        }
-                        tracing::info!(target: haimaker_telemetry::LIFECYCLE_TARGET, worker = slot, pid = worker.pid, "worker w{slot} (pid {}) stopped", worker.pid);
-                        if workers.is_empty() {
-                            tracing::info!(target: haimaker_telemetry::LIFECYCLE_TARGET, "all workers stopped; exiting");
-                            return exit::OK;
-                        }
-                    }
+                if let Some(code) = fleet.on_event(event, &mut events).await {
+                    return code;
                 }
             }
+            _ = tick.tick() => {
+                fleet.on_tick().await;
+            }
             _ = sigterm.recv() => {
-                if matches!(phase, Phase::Starting | Phase::Running) {
-                    tracing::info!(
-                        target: haimaker_telemetry::LIFECYCLE_TARGET,
-                        "SIGTERM: draining (in-flight requests get {}s; send SIGTERM again to stop at once)",
-                        plan.graceful_timeout.as_secs()
-                    );
-                    phase = Phase::Draining;
-                    let order = SupervisorMessage::Drain {
-                        deadline_ms: u64::try_from(plan.graceful_timeout.as_millis()).unwrap_or(u64::MAX),
-                    };
-                    for w in workers.values_mut() {
-                        let _ = w.control.send(&order).await;
-                    }
-                    drain_deadline.as_mut().reset(tokio::time::Instant::now() + plan.graceful_timeout + Duration::from_secs(1));
-                } else {
-                    tracing::info!(target: haimaker_telemetry::LIFECYCLE_TARGET, "second SIGTERM: stopping now");
-                    stop_all(&mut workers, &mut events, Signal::SIGTERM).await;
+                if fleet.phase == Phase::Draining {
+                    tracing::info!(target: LIFECYCLE_TARGET, reason = "second SIGTERM", "second SIGTERM: stopping now");
+                    fleet.stop_all(&mut events, Signal::SIGTERM).await;
                     return exit::OK;
+                }
+                fleet.begin_drain().await;
+                drain_deadline.as_mut().reset(tokio::time::Instant::now() + fleet.plan.graceful_timeout + Duration::from_secs(1));
+                if let Some(code) = fleet.finish_drain_if_done().await {
+                    return code;
                 }
             }
             _ = sigint.recv() => {
-                tracing::info!(target: haimaker_telemetry::LIFECYCLE_TARGET, "SIGINT: stopping now");
-                stop_all(&mut workers, &mut events, Signal::SIGTERM).await;
+                tracing::info!(target: LIFECYCLE_TARGET, reason = "SIGINT", "SIGINT: stopping now");
+                fleet.stop_all(&mut events, Signal::SIGTERM).await;
                 return exit::OK;
             }
             () = &mut drain_deadline => {
-                tracing::warn!(target: "haimaker::supervisor", remaining = workers.len(), "graceful timeout passed with workers still draining; killing them");
-                stop_all(&mut workers, &mut events, Signal::SIGKILL).await;
+                tracing::warn!(target: "haimaker::supervisor", remaining = fleet.children.len(), "graceful timeout passed with children still draining; killing them");
+                fleet.stop_all(&mut events, Signal::SIGKILL).await;
                 return exit::OK;
             }
         }
     }
 }
 
-fn announce_running(plan: &FleetPlan) {
-    let shown = if plan.address.ip().is_unspecified() {
-        format!("http://0.0.0.0:{}", plan.address.port())
-    } else {
-        format!("http://{}", plan.address)
-    };
-    tracing::info!(
-        target: haimaker_telemetry::LIFECYCLE_TARGET,
-        address = %plan.address,
-        workers = plan.workers,
-        startup_ms = plan.started.elapsed().as_secs_f64() * 1000.0,
-        "haimaker running on {shown} with {} worker{} (Press CTRL+C to quit)",
-        plan.workers,
-        if plan.workers == 1 { "" } else { "s" }
-    );
-}
-
-fn spawn_worker(
-    slot: usize,
-    listener: &TcpListener,
-    plan: &FleetPlan,
-    events: mpsc::UnboundedSender<Event>,
-) -> std::io::Result<Worker> {
-    let (parent_end, child_end) = control_pair()?;
-    let mut cmd = tokio::process::Command::new(&plan.exe);
-    cmd.arg(haimaker_proc::WORKER_SUBCOMMAND)
-        .args(&plan.worker_args)
-        .arg("--worker-id")
-        .arg(slot.to_string())
-        .envs(&plan.child_env)
-        .kill_on_drop(false);
-    let mut child = spawn_child(
-        &mut cmd,
-        ChildFds {
-            listener: Some(listener.as_fd()),
-            control: child_end.as_fd(),
-        },
-    )?;
-    drop(child_end);
-    let pid = child.id().unwrap_or(0);
-    let (mut reader, control) = split_control(parent_end)?;
-    let tx = events.clone();
-    tokio::spawn(async move {
-        while let Ok(Some(message)) = reader.recv::<ChildMessage>().await {
-            if tx.send(Event::Message(slot, message)).is_err() {
-                break;
+impl Fleet {
+    /// Starts the health process (if any) first, then the workers and the standby.
+    async fn start(&mut self, events: &mut mpsc::UnboundedReceiver<Event>) -> Result<(), i32> {
+        if let Some(health) = self.plan.health.take() {
+            let address = health.local_addr().ok();
+            let spawned = self.spawn(Role::Health, 0, None, Some(&health));
+            // The supervisor keeps its copy of the health socket too: if the health process
+            // dies, the teardown follows, so no one else can take the port meanwhile.
+            self.plan.health = Some(health);
+            if let Err(e) = spawned {
+                tracing::error!(target: "haimaker::supervisor", role = "health", error = %e, "could not start the health process");
+                return Err(exit::FATAL);
+            }
+            if let Some(address) = address {
+                tracing::info!(target: LIFECYCLE_TARGET, role = "health", address = %address, "health probes on http://{address}");
             }
         }
-    });
-    tokio::spawn(async move {
-        let status = match child.wait().await {
-            Ok(status) => status,
-            Err(_) => ExitStatus::from_raw(1 << 8),
+        for slot in 1..=self.plan.workers as u32 {
+            let budget = self.plan.recycling.initial_budget(
+                slot,
+                self.plan.workers as u32,
+                &mut rand::rng(),
+            );
+            if let Err(e) = self.spawn(Role::Worker, slot, budget, None) {
+                tracing::error!(target: "haimaker::supervisor", role = "worker", slot, error = %e, "could not start a worker");
+                self.stop_all(events, Signal::SIGTERM).await;
+                return Err(exit::FATAL);
+            }
+        }
+        if self.plan.recycling.enabled()
+            && let Err(e) = self.spawn(Role::Standby, 0, None, None)
+        {
+            tracing::error!(target: "haimaker::supervisor", role = "standby", error = %e, "could not start the standby worker");
+            self.stop_all(events, Signal::SIGTERM).await;
+            return Err(exit::FATAL);
+        }
+        Ok(())
+    }
+
+    fn spawn(
+        &mut self,
+        role: Role,
+        slot: u32,
+        budget: Option<u64>,
+        health_socket: Option<&TcpListener>,
+    ) -> std::io::Result<u64> {
+        let generation = self.next_generation;
+        let (parent_end, child_end) = control_pair()?;
+        let mut cmd = tokio::process::Command::new(&self.plan.exe);
+        let listener = match role {
+            Role::Health => {
+                cmd.arg(haimaker_proc::HEALTH_SUBCOMMAND)
+                    .args(&self.plan.health_args);
+                health_socket
+            }
+            Role::Worker | Role::Standby => {
+                cmd.arg(haimaker_proc::WORKER_SUBCOMMAND)
+                    .args(&self.plan.worker_args)
+                    .arg("--slot")
+                    .arg(slot.to_string())
+                    .arg("--generation")
+                    .arg(generation.to_string());
+                if role == Role::Standby {
+                    cmd.arg("--standby");
+                }
+                if let Some(budget) = budget {
+                    cmd.arg("--max-requests").arg(budget.to_string());
+                }
+                self.listener.as_ref()
+            }
         };
-        let _ = events.send(Event::Exited(slot, status));
-    });
-    Ok(Worker {
-        pid,
-        ready: false,
-        control,
-    })
-}
-
-/// Signals every remaining child, waits up to the grace period for them to exit, then
-/// SIGKILLs the rest.
-async fn stop_all(
-    workers: &mut BTreeMap<usize, Worker>,
-    events: &mut mpsc::UnboundedReceiver<Event>,
-    first: Signal,
-) {
-    for w in workers.values() {
-        signal_pid(w.pid, first);
-    }
-    let deadline = tokio::time::Instant::now() + KILL_GRACE;
-    while !workers.is_empty() {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(Event::Exited(slot, _))) => {
-                workers.remove(&slot);
+        cmd.envs(&self.plan.child_env).kill_on_drop(false);
+        let mut child = spawn_child(
+            &mut cmd,
+            ChildFds {
+                listener: listener.map(|l| l.as_fd()),
+                control: child_end.as_fd(),
+            },
+        )?;
+        drop(child_end);
+        let id = self.next_id;
+        self.next_id += 1;
+        if role != Role::Health {
+            self.next_generation += 1;
+        }
+        let pid = child.id().unwrap_or(0);
+        let (mut reader, control) = split_control(parent_end)?;
+        let tx = self.events.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(message)) = reader.recv::<ChildMessage>().await {
+                if tx.send(Event::Message(id, message)).is_err() {
+                    break;
+                }
             }
-            Ok(Some(Event::Message(..))) => {}
-            Ok(None) | Err(_) => break,
+        });
+        let tx = self.events.clone();
+        tokio::spawn(async move {
+            let status = match child.wait().await {
+                Ok(status) => status,
+                Err(_) => ExitStatus::from_raw(1 << 8),
+            };
+            let _ = tx.send(Event::Exited(id, status));
+        });
+        tracing::info!(
+            target: LIFECYCLE_TARGET,
+            role = role.as_str(),
+            slot,
+            pid,
+            generation,
+            budget,
+            "started {} [pid {pid}]",
+            describe_child(role, slot, generation),
+        );
+        self.children.insert(
+            id,
+            Child {
+                role,
+                slot,
+                generation,
+                pid,
+                state: State::Starting,
+                control,
+                spawned: Instant::now(),
+                last_heartbeat: None,
+                in_flight: 0,
+                served: 0,
+                budget,
+                recycle: None,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Handles one child event; returns the supervisor's exit code when the fleet is done.
+    async fn on_event(
+        &mut self,
+        event: Event,
+        events: &mut mpsc::UnboundedReceiver<Event>,
+    ) -> Option<i32> {
+        match event {
+            Event::Message(id, ChildMessage::Ready { .. }) => {
+                let child = self.children.get_mut(&id)?;
+                if child.state == State::Starting {
+                    child.state = State::Running;
+                }
+                child.last_heartbeat = Some(Instant::now());
+                tracing::info!(target: LIFECYCLE_TARGET, role = child.role.as_str(), slot = child.slot, pid = child.pid, generation = child.generation, "{} ready", describe_child(child.role, child.slot, child.generation));
+                if self.phase == Phase::Starting && self.all_workers_ready() {
+                    self.phase = Phase::Running;
+                    self.announce_running();
+                }
+                self.advance_recycling().await;
+                self.send_status().await;
+            }
+            Event::Message(id, ChildMessage::Heartbeat { in_flight, served }) => {
+                if let Some(child) = self.children.get_mut(&id) {
+                    child.last_heartbeat = Some(Instant::now());
+                    child.in_flight = in_flight;
+                    child.served = served;
+                }
+            }
+            Event::Message(id, ChildMessage::Recycling { served }) => {
+                if let Some(child) = self.children.get_mut(&id) {
+                    child.served = served;
+                }
+                self.ask_recycle(id, "max_requests");
+                self.advance_recycling().await;
+            }
+            Event::Exited(id, status) => {
+                let child = self.children.remove(&id)?;
+                let expected = match child.state {
+                    State::Draining { expect } => status.code() == Some(expect),
+                    _ => false,
+                };
+                if !expected {
+                    tracing::error!(
+                        target: LIFECYCLE_TARGET,
+                        role = child.role.as_str(),
+                        slot = child.slot,
+                        pid = child.pid,
+                        generation = child.generation,
+                        status = %describe(status),
+                        reason = "unexpected exit",
+                        "teardown: {} (pid {}) exited unexpectedly ({}); stopping every process",
+                        describe_child(child.role, child.slot, child.generation),
+                        child.pid,
+                        describe(status)
+                    );
+                    self.stop_all(events, Signal::SIGTERM).await;
+                    return Some(exit::FATAL);
+                }
+                tracing::info!(
+                    target: LIFECYCLE_TARGET,
+                    role = child.role.as_str(),
+                    slot = child.slot,
+                    pid = child.pid,
+                    generation = child.generation,
+                    served = child.served,
+                    status = %describe(status),
+                    "{} (pid {}) exited after draining",
+                    describe_child(child.role, child.slot, child.generation),
+                    child.pid
+                );
+                if self.phase == Phase::Draining {
+                    return self.finish_drain_if_done().await;
+                }
+                self.advance_recycling().await;
+                self.send_status().await;
+            }
+        }
+        None
+    }
+
+    async fn on_tick(&mut self) {
+        if self.phase != Phase::Draining {
+            self.check_memory();
+            self.advance_recycling().await;
+        }
+        self.send_status().await;
+    }
+
+    fn all_workers_ready(&self) -> bool {
+        let ready = self
+            .children
+            .values()
+            .filter(|c| c.role == Role::Worker && c.state != State::Starting)
+            .count();
+        ready >= self.plan.workers
+    }
+
+    fn announce_running(&self) {
+        let shown = if self.plan.address.ip().is_unspecified() {
+            format!("http://0.0.0.0:{}", self.plan.address.port())
+        } else {
+            format!("http://{}", self.plan.address)
+        };
+        let n = self.plan.workers;
+        tracing::info!(
+            target: LIFECYCLE_TARGET,
+            address = %self.plan.address,
+            workers = n,
+            startup_ms = self.plan.started.elapsed().as_secs_f64() * 1000.0,
+            "haimaker running on {shown} with {n} worker{} (Press CTRL+C to quit)",
+            if n == 1 { "" } else { "s" }
+        );
+    }
+
+    /// Marks a worker as wanting a recycle (once).
+    fn ask_recycle(&mut self, id: u64, reason: &'static str) {
+        let Some(child) = self.children.get_mut(&id) else {
+            return;
+        };
+        if child.role != Role::Worker || child.state != State::Running {
+            return;
+        }
+        child.state = State::RecyclePending;
+        child.recycle = Some((reason, Instant::now()));
+        tracing::info!(
+            target: LIFECYCLE_TARGET,
+            role = "worker",
+            slot = child.slot,
+            pid = child.pid,
+            generation = child.generation,
+            served = child.served,
+            reason,
+            "worker w{}.{} asks to be recycled ({reason}, {} requests served)",
+            child.slot,
+            child.generation,
+            child.served
+        );
+    }
+
+    /// Starts the next recycle when it may: the fleet is running, no other worker is draining
+    /// for a recycle, the standby is ready, and the worker has lived its minimum lifetime.
+    async fn advance_recycling(&mut self) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        let recycle_in_progress = self
+            .children
+            .values()
+            .any(|c| matches!(c.state, State::Draining { expect } if expect == exit::RECYCLED));
+        if recycle_in_progress {
+            return;
+        }
+        let min_lifetime = self.plan.recycling.min_lifetime;
+        let Some(old_id) = self
+            .children
+            .iter()
+            .filter(|(_, c)| {
+                c.state == State::RecyclePending && c.spawned.elapsed() >= min_lifetime
+            })
+            .min_by_key(|(_, c)| c.recycle.map(|(_, at)| at))
+            .map(|(id, _)| *id)
+        else {
+            return;
+        };
+        let Some(standby_id) = self
+            .children
+            .iter()
+            .find(|(_, c)| c.role == Role::Standby && c.state == State::Running)
+            .map(|(id, _)| *id)
+        else {
+            return;
+        };
+        let budget = self.plan.recycling.budget(&mut rand::rng());
+        let deadline_ms = u64::try_from(self.plan.graceful_timeout.as_millis()).unwrap_or(u64::MAX);
+        let Some(old) = self.children.get(&old_id) else {
+            return;
+        };
+        let (slot, reason) = (old.slot, old.recycle.map_or("max_requests", |(r, _)| r));
+        if let Some(standby) = self.children.get_mut(&standby_id) {
+            let _ = standby
+                .control
+                .send(&SupervisorMessage::Activate {
+                    slot,
+                    generation: standby.generation,
+                    max_requests: budget,
+                })
+                .await;
+            standby.role = Role::Worker;
+            standby.slot = slot;
+            standby.budget = budget;
+            standby.spawned = Instant::now();
+            tracing::info!(target: LIFECYCLE_TARGET, role = "worker", slot, pid = standby.pid, generation = standby.generation, budget, "standby w{slot}.{} takes over slot {slot}", standby.generation);
+        }
+        if let Some(old) = self.children.get_mut(&old_id) {
+            let _ = old
+                .control
+                .send(&SupervisorMessage::Drain {
+                    deadline_ms,
+                    recycle: true,
+                })
+                .await;
+            old.state = State::Draining {
+                expect: exit::RECYCLED,
+            };
+            tracing::info!(target: LIFECYCLE_TARGET, role = "worker", slot, pid = old.pid, generation = old.generation, served = old.served, reason, "recycling w{slot}.{}: draining", old.generation);
+        }
+        if let Err(e) = self.spawn(Role::Standby, 0, None, None) {
+            tracing::error!(target: "haimaker::supervisor", role = "standby", error = %e, "could not start a new standby worker; recycling pauses");
         }
     }
-    for w in workers.values() {
-        signal_pid(w.pid, Signal::SIGKILL);
+
+    fn check_memory(&mut self) {
+        let (Some(limit), Some(probe)) = (self.plan.recycling.max_memory_mb, self.memory.as_mut())
+        else {
+            return;
+        };
+        let over: Vec<(u64, u64)> = self
+            .children
+            .iter()
+            .filter(|(_, c)| c.role == Role::Worker && c.state == State::Running)
+            .filter_map(|(id, c)| probe.rss_mb(c.pid).map(|mb| (*id, mb)))
+            .filter(|(_, mb)| *mb > limit)
+            .collect();
+        for (id, mb) in over {
+            if let Some(child) = self.children.get(&id) {
+                tracing::info!(target: LIFECYCLE_TARGET, role = "worker", slot = child.slot, pid = child.pid, generation = child.generation, rss_mb = mb, reason = "max_memory", "worker w{}.{} uses {mb} MB RSS (limit {limit} MB)", child.slot, child.generation);
+            }
+            self.ask_recycle(id, "max_memory");
+        }
+    }
+
+    fn status(&self) -> FleetStatus {
+        let stale = self.plan.heartbeat_stale;
+        let fresh = |c: &Child| c.last_heartbeat.is_some_and(|t| t.elapsed() <= stale);
+        let workers = self
+            .children
+            .values()
+            .filter(|c| c.role != Role::Health)
+            .map(|c| WorkerStatus {
+                slot: c.slot,
+                generation: c.generation,
+                pid: c.pid,
+                state: match (c.role, c.state) {
+                    (_, State::Starting) => "starting",
+                    (Role::Standby, _) => "standby",
+                    (_, State::RecyclePending) => "recycling",
+                    (_, State::Draining { .. }) => "draining",
+                    _ => "ready",
+                }
+                .to_string(),
+                in_flight: c.in_flight,
+                served: c.served,
+                heartbeat_age_ms: c
+                    .last_heartbeat
+                    .map(|t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)),
+            })
+            .collect();
+        let ready = self
+            .children
+            .values()
+            .filter(|c| {
+                c.role == Role::Worker
+                    && matches!(c.state, State::Running | State::RecyclePending)
+                    && fresh(c)
+            })
+            .count();
+        let alive = self
+            .children
+            .values()
+            .filter(|c| c.role != Role::Health && fresh(c))
+            .count();
+        FleetStatus {
+            phase: match self.phase {
+                Phase::Starting => FleetPhase::Starting,
+                Phase::Running => FleetPhase::Running,
+                Phase::Draining => FleetPhase::Draining,
+            },
+            desired: self.plan.workers as u32,
+            ready: ready as u32,
+            alive: alive as u32,
+            workers,
+        }
+    }
+
+    async fn send_status(&mut self) {
+        if !self.children.values().any(|c| c.role == Role::Health) {
+            return;
+        }
+        let message = SupervisorMessage::Status {
+            status: self.status(),
+        };
+        for child in self
+            .children
+            .values_mut()
+            .filter(|c| c.role == Role::Health)
+        {
+            let _ = child.control.send(&message).await;
+        }
+    }
+
+    /// SIGTERM: readiness turns 503 at once, then every worker and the standby drain.
+    async fn begin_drain(&mut self) {
+        tracing::info!(
+            target: LIFECYCLE_TARGET,
+            reason = "SIGTERM",
+            "SIGTERM: draining (in-flight requests get {}s; send SIGTERM again to stop at once)",
+            self.plan.graceful_timeout.as_secs()
+        );
+        self.phase = Phase::Draining;
+        self.send_status().await;
+        let order = SupervisorMessage::Drain {
+            deadline_ms: u64::try_from(self.plan.graceful_timeout.as_millis()).unwrap_or(u64::MAX),
+            recycle: false,
+        };
+        for child in self
+            .children
+            .values_mut()
+            .filter(|c| c.role != Role::Health)
+        {
+            if !matches!(child.state, State::Draining { .. }) {
+                let _ = child.control.send(&order).await;
+                child.state = State::Draining { expect: exit::OK };
+            }
+        }
+        // No worker will accept again: once the draining workers let go of their copies, the
+        // port refuses new connections instead of queueing them.
+        self.listener = None;
+    }
+
+    /// When every worker is gone, stops the health process; when everything is gone, exits 0.
+    async fn finish_drain_if_done(&mut self) -> Option<i32> {
+        if self.children.values().any(|c| c.role != Role::Health) {
+            return None;
+        }
+        let mut health_left = false;
+        for child in self
+            .children
+            .values_mut()
+            .filter(|c| c.role == Role::Health)
+        {
+            health_left = true;
+            if !matches!(child.state, State::Draining { .. }) {
+                let _ = child
+                    .control
+                    .send(&SupervisorMessage::Drain {
+                        deadline_ms: 0,
+                        recycle: false,
+                    })
+                    .await;
+                child.state = State::Draining { expect: exit::OK };
+            }
+        }
+        if health_left {
+            return None;
+        }
+        tracing::info!(target: LIFECYCLE_TARGET, reason = "drained", "all workers drained; exiting");
+        Some(exit::OK)
+    }
+
+    /// Signals every remaining child, waits up to the grace period for them to exit, then
+    /// SIGKILLs the rest.
+    async fn stop_all(&mut self, events: &mut mpsc::UnboundedReceiver<Event>, first: Signal) {
+        for child in self.children.values() {
+            signal_pid(child.pid, first);
+        }
+        let deadline = tokio::time::Instant::now() + KILL_GRACE;
+        while !self.children.is_empty() {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Some(Event::Exited(id, _))) => {
+                    self.children.remove(&id);
+                }
+                Ok(Some(Event::Message(..))) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        for child in self.children.values() {
+            signal_pid(child.pid, Signal::SIGKILL);
+        }
+    }
+}
+
+fn describe_child(role: Role, slot: u32, generation: u64) -> String {
+    match role {
+        Role::Worker => format!("worker w{slot}.{generation}"),
+        Role::Standby => format!("standby worker s.{generation}"),
+        Role::Health => "health process".to_string(),
     }
 }
 

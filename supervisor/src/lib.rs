@@ -11,8 +11,10 @@
 //! See ARCHITECTURE.md for the process diagram and the exit-code and signal tables.
 
 pub mod cli;
+mod cpus;
 mod fleet;
 mod listener;
+mod recycle;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -22,10 +24,7 @@ use std::time::{Duration, Instant};
 use haimaker_config::{Config, Layered, Loaded, MapVars, ProcessEnv, Vars};
 use haimaker_proc::exit;
 
-use cli::RunArgs;
-
-/// How long in-flight requests may take to finish after SIGTERM.
-const GRACEFUL_TIMEOUT: Duration = Duration::from_secs(30);
+use cli::{HealthCli, RunArgs};
 
 /// Runs the supervisor; returns the process exit code.
 pub fn run(args: RunArgs) -> i32 {
@@ -115,13 +114,36 @@ pub fn run(args: RunArgs) -> i32 {
             return exit::FATAL;
         }
     };
+    let health = match health_socket(&vars, &args.host) {
+        Ok(h) => h,
+        Err(message) => {
+            tracing::error!(target: "haimaker::supervisor", "{message}");
+            return exit::FATAL;
+        }
+    };
+    let (Some(graceful_timeout), Some(min_lifetime)) = (
+        seconds(args.graceful_timeout),
+        seconds(args.min_worker_lifetime),
+    ) else {
+        tracing::error!(target: "haimaker::supervisor", "--graceful_timeout and --min_worker_lifetime must be non-negative numbers of seconds");
+        return exit::CONFIG;
+    };
     let plan = fleet::FleetPlan {
         workers,
         exe,
         worker_args: worker_args(&args),
+        health_args: health_args(&args),
         child_env: child_env(&process, dotenv, &loaded.config),
-        graceful_timeout: GRACEFUL_TIMEOUT,
+        graceful_timeout,
         address,
+        health,
+        recycling: recycle::Recycling {
+            max_requests: args.max_requests_before_restart,
+            jitter: args.max_requests_before_restart_jitter.unwrap_or(0),
+            max_memory_mb: args.max_worker_memory_mb,
+            min_lifetime,
+        },
+        heartbeat_stale: heartbeat_stale(&vars),
         started,
     };
     // A current-thread runtime on the main thread: children are spawned from this thread, and
@@ -177,7 +199,7 @@ fn report_valid(path: Option<&Path>, loaded: &Loaded) -> i32 {
 fn parse_num_workers(value: &str) -> Result<usize, String> {
     let value = value.trim();
     if value.eq_ignore_ascii_case("auto") {
-        return Ok(std::thread::available_parallelism().map_or(1, |n| n.get()));
+        return Ok(cpus::allowance());
     }
     match value.parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
@@ -185,6 +207,81 @@ fn parse_num_workers(value: &str) -> Result<usize, String> {
             "--num_workers (env NUM_WORKERS): expected a positive integer or `auto`, found `{value}`"
         )),
     }
+}
+
+/// Runs the health process (`haimaker __health`); returns its exit code.
+pub fn run_health(args: HealthCli) -> i32 {
+    let env = ProcessEnv;
+    let config = match &args.config {
+        Some(path) => match haimaker_config::load(path, &env) {
+            Ok(loaded) => loaded.config,
+            Err(errors) => {
+                eprintln!("{errors}");
+                return exit::CONFIG;
+            }
+        },
+        None => Config::default(),
+    };
+    match haimaker_worker::log_settings(&config, &env, args.detailed_debug, args.debug) {
+        Ok(settings) => haimaker_health::run(haimaker_telemetry::LogSettings {
+            access_log: false,
+            ..settings
+        }),
+        Err(message) => {
+            eprintln!("{message}");
+            exit::CONFIG
+        }
+    }
+}
+
+/// `SEPARATE_HEALTH_APP=1`: the health process's socket on `SEPARATE_HEALTH_PORT` (default
+/// 4001), bound here like the main socket.
+fn health_socket(vars: &dyn Vars, host: &str) -> Result<Option<std::net::TcpListener>, String> {
+    let enabled = vars.get("SEPARATE_HEALTH_APP").is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    });
+    if !enabled {
+        return Ok(None);
+    }
+    let port = match vars.get("SEPARATE_HEALTH_PORT") {
+        None => 4001,
+        Some(v) => v
+            .trim()
+            .parse::<u16>()
+            .map_err(|_| format!("SEPARATE_HEALTH_PORT: expected a port number, found `{v}`"))?,
+    };
+    listener::bind(host, Some(port))
+        .map(Some)
+        .map_err(|e| format!("health process: {e}"))
+}
+
+fn heartbeat_stale(vars: &dyn Vars) -> Duration {
+    let ms = vars
+        .get(haimaker_proc::ENV_HEARTBEAT_STALE_MS)
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .unwrap_or(haimaker_proc::DEFAULT_HEARTBEAT_STALE_MS);
+    Duration::from_millis(ms)
+}
+
+fn seconds(value: f64) -> Option<Duration> {
+    (value.is_finite() && (0.0..1e9).contains(&value)).then(|| Duration::from_secs_f64(value))
+}
+
+fn health_args(args: &RunArgs) -> Vec<OsString> {
+    let mut out = Vec::new();
+    if let Some(config) = &args.config {
+        let config = std::path::absolute(config).unwrap_or_else(|_| config.clone());
+        out.push(OsString::from("--config"));
+        out.push(config.into_os_string());
+    }
+    if args.detailed_debug {
+        out.push(OsString::from("--detailed-debug"));
+    }
+    out
 }
 
 fn worker_args(args: &RunArgs) -> Vec<OsString> {

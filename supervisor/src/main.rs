@@ -11,10 +11,14 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Some(Command::Worker(w)) => haimaker_worker::run(haimaker_worker::WorkerArgs {
             config: w.config,
-            worker_id: w.worker_id,
+            slot: w.slot,
+            generation: w.generation,
+            standby: w.standby,
+            max_requests: w.max_requests,
             detailed_debug: w.detailed_debug,
             debug: w.debug,
         }),
+        Some(Command::Health(h)) => haimaker::run_health(h),
         None => haimaker::run(cli.run),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))

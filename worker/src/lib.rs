@@ -5,6 +5,11 @@
 //! It is started by `haimaker` re-executing itself (`haimaker __worker ...`); [`serve`] runs
 //! the same gateway in-process for tests.
 //!
+//! Over the control socket a worker reports `ready`, a `heartbeat` every interval, and
+//! `recycling` once it has served its request budget; it obeys `activate` (a standby worker
+//! takes over a slot) and `drain`. EOF on the control socket means the supervisor is gone: the
+//! worker exits at once.
+//!
 //! See ARCHITECTURE.md for the process model and the request phases.
 
 mod error;
@@ -16,10 +21,12 @@ mod upstream;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use haimaker_config::{ProcessEnv, Vars};
-use haimaker_proc::{ChildMessage, SupervisorMessage, exit};
+use haimaker_proc::{ChildMessage, ControlReader, SupervisorMessage, exit};
+use tokio::sync::{mpsc, oneshot};
 
 pub use logging::log_settings;
 pub use server::{Drained, serve};
@@ -29,7 +36,12 @@ pub use state::{AppState, RuntimeOptions};
 #[derive(Debug, Clone, Default)]
 pub struct WorkerArgs {
     pub config: Option<PathBuf>,
-    pub worker_id: u32,
+    pub slot: u32,
+    pub generation: u64,
+    /// Start without accepting; wait for `activate`.
+    pub standby: bool,
+    /// Ask to be recycled after this many requests.
+    pub max_requests: Option<u64>,
     pub detailed_debug: bool,
     pub debug: bool,
 }
@@ -71,8 +83,16 @@ pub fn run(args: WorkerArgs) -> i32 {
     runtime.block_on(run_async(args, config))
 }
 
+/// What the supervisor (or a signal) asks of this worker.
+#[derive(Debug)]
+enum Order {
+    /// Take over a slot (standby workers), with this request budget.
+    Activate(Option<u64>),
+    /// Drain within the deadline, then exit with the code.
+    Stop(Duration, i32),
+}
+
 async fn run_async(args: WorkerArgs, config: haimaker_config::Config) -> i32 {
-    let id = args.worker_id;
     let (listener, control) = match (
         haimaker_proc::take_inherited_listener(),
         haimaker_proc::take_inherited_control(),
@@ -83,25 +103,13 @@ async fn run_async(args: WorkerArgs, config: haimaker_config::Config) -> i32 {
             return exit::FATAL;
         }
     };
+    let env = ProcessEnv;
     let options = RuntimeOptions {
         detailed_debug: args.detailed_debug,
     };
-    let env = ProcessEnv;
-    let state = match AppState::new(&config, &options, &|name| env.get(name)) {
-        Ok(s) => Arc::new(s),
-        Err(e) => {
-            tracing::error!(target: "haimaker::worker", error = %e, "could not build the upstream client");
-            return exit::FATAL;
-        }
-    };
-    let listener = match tokio::net::TcpListener::from_std(listener) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(target: "haimaker::worker", error = %e, "could not use the inherited listener");
-            return exit::FATAL;
-        }
-    };
-    let (mut reader, mut writer) = match haimaker_proc::split_control(control) {
+    let state = Arc::new(AppState::new(&config, &options, &|name| env.get(name)));
+    state.warm_up();
+    let (reader, mut writer) = match haimaker_proc::split_control(control) {
         Ok(pair) => pair,
         Err(e) => {
             tracing::error!(target: "haimaker::worker", error = %e, "could not use the control socket");
@@ -117,20 +125,80 @@ async fn run_async(args: WorkerArgs, config: haimaker_config::Config) -> i32 {
         tracing::error!(target: "haimaker::worker", error = %e, "could not report ready");
         return exit::FATAL;
     }
-    tracing::debug!(target: "haimaker::worker", worker = id, pid = std::process::id(), "worker ready");
 
-    // What ends serving: the supervisor's drain order, SIGTERM, or the supervisor vanishing.
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<(Duration, i32)>();
+    // One task owns the writer; heartbeats and the recycling notice go through it.
+    let (outbox, mut outgoing) = mpsc::unbounded_channel::<ChildMessage>();
     tokio::spawn(async move {
-        let mut sigterm =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let stop = tokio::select! {
-            message = reader.recv::<SupervisorMessage>() => match message {
-                Ok(Some(SupervisorMessage::Drain { deadline_ms })) => {
-                    (Duration::from_millis(deadline_ms), exit::OK)
+        while let Some(message) = outgoing.recv().await {
+            if writer.send(&message).await.is_err() {
+                break;
+            }
+        }
+    });
+    spawn_heartbeat(Arc::clone(&state), outbox.clone());
+    let (orders_tx, mut orders) = mpsc::unbounded_channel::<Order>();
+    tokio::spawn(obey_supervisor(reader, orders_tx));
+
+    let mut budget = args.max_requests;
+    if args.standby {
+        // A standby worker holds the socket without accepting until it takes over a slot.
+        match orders.recv().await {
+            Some(Order::Activate(max_requests)) => budget = max_requests,
+            Some(Order::Stop(_, code)) => return code,
+            None => return exit::FATAL,
+        }
+    }
+    if let Some(budget) = budget.filter(|b| *b > 0) {
+        state.counters.budget.store(budget, Ordering::Relaxed);
+        spawn_recycling_notice(Arc::clone(&state), outbox);
+    }
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(target: "haimaker::worker", error = %e, "could not use the inherited listener");
+            return exit::FATAL;
+        }
+    };
+    let (code_tx, code_rx) = oneshot::channel::<i32>();
+    let drain = async move {
+        loop {
+            match orders.recv().await {
+                Some(Order::Stop(deadline, code)) => {
+                    let _ = code_tx.send(code);
+                    return deadline;
                 }
-                // EOF or a broken channel: the supervisor is gone; nothing may outlive it.
-                Ok(None) | Err(_) => (Duration::ZERO, exit::FATAL),
+                Some(Order::Activate(_)) => continue,
+                None => {
+                    let _ = code_tx.send(exit::FATAL);
+                    return Duration::ZERO;
+                }
+            }
+        }
+    };
+    let drained = serve(listener, state, drain).await;
+    let code = code_rx.await.unwrap_or(exit::FATAL);
+    tracing::debug!(target: "haimaker::worker", slot = args.slot, generation = args.generation, ?drained, code, "worker stopped");
+    code
+}
+
+/// Reads the supervisor's messages (and SIGTERM) and turns them into orders. EOF on the control
+/// socket means the supervisor is gone: stop at once, nothing may outlive it.
+async fn obey_supervisor(mut reader: ControlReader, orders: mpsc::UnboundedSender<Order>) {
+    let mut sigterm =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    loop {
+        let order = tokio::select! {
+            message = reader.recv::<SupervisorMessage>() => match message {
+                Ok(Some(SupervisorMessage::Activate { max_requests, .. })) => Order::Activate(max_requests),
+                Ok(Some(SupervisorMessage::Drain { deadline_ms, recycle })) => Order::Stop(
+                    Duration::from_millis(deadline_ms),
+                    if recycle { exit::RECYCLED } else { exit::OK },
+                ),
+                Ok(Some(SupervisorMessage::Status { .. })) => continue,
+                Ok(None) | Err(_) => {
+                    let _ = orders.send(Order::Stop(Duration::ZERO, exit::FATAL));
+                    return;
+                }
             },
             _ = async {
                 match sigterm.as_mut() {
@@ -139,22 +207,48 @@ async fn run_async(args: WorkerArgs, config: haimaker_config::Config) -> i32 {
                     }
                     None => std::future::pending().await,
                 }
-            } => (SIGTERM_DRAIN, exit::OK),
+            } => Order::Stop(SIGTERM_DRAIN, exit::OK),
         };
-        let _ = stop_tx.send(stop);
-        // Keep the writer alive until the process exits, so the supervisor does not read EOF
-        // before the exit status.
-        std::future::pending::<()>().await;
-        drop(writer);
+        if orders.send(order).is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends a heartbeat with the in-flight and served counts every interval, from inside the
+/// runtime: if the runtime is stuck, the heartbeats stop and the health process notices.
+fn spawn_heartbeat(state: Arc<AppState>, outbox: mpsc::UnboundedSender<ChildMessage>) {
+    let interval = heartbeat_interval();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let message = ChildMessage::Heartbeat {
+                in_flight: state.counters.in_flight.load(Ordering::Relaxed),
+                served: state.counters.served.load(Ordering::Relaxed),
+            };
+            if outbox.send(message).is_err() {
+                return;
+            }
+        }
     });
-    let (code_tx, code_rx) = tokio::sync::oneshot::channel::<i32>();
-    let drain = async move {
-        let (deadline, code) = stop_rx.await.unwrap_or((Duration::ZERO, exit::FATAL));
-        let _ = code_tx.send(code);
-        deadline
-    };
-    let drained = serve(listener, state, drain).await;
-    let code = code_rx.await.unwrap_or(exit::FATAL);
-    tracing::debug!(target: "haimaker::worker", worker = id, ?drained, code, "worker stopped");
-    code
+}
+
+fn spawn_recycling_notice(state: Arc<AppState>, outbox: mpsc::UnboundedSender<ChildMessage>) {
+    tokio::spawn(async move {
+        state.counters.budget_reached.notified().await;
+        let served = state.counters.served.load(Ordering::Relaxed);
+        tracing::debug!(target: "haimaker::worker", served, "request budget reached");
+        let _ = outbox.send(ChildMessage::Recycling { served });
+    });
+}
+
+fn heartbeat_interval() -> Duration {
+    let ms = ProcessEnv
+        .get(haimaker_proc::ENV_HEARTBEAT_INTERVAL_MS)
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .unwrap_or(haimaker_proc::DEFAULT_HEARTBEAT_INTERVAL_MS);
+    Duration::from_millis(ms)
 }

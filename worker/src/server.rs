@@ -1,19 +1,31 @@
 //! The accept loop: one hyper connection task per accepted socket (HTTP/1.1 keep-alive and
-//! HTTP/2), TCP_NODELAY on every connection, and a graceful drain that stops accepting,
-//! lets in-flight requests and streams finish within a deadline, then returns.
+//! HTTP/2), TCP_NODELAY on every connection, and the drain.
+//!
+//! Draining, in order: mark the worker draining (readiness 503, HTTP/1 responses carry
+//! `Connection: close`); accept what is already queued on the socket; stop accepting (this
+//! worker's copy of the shared socket closes, the supervisor's keeps the queue alive for the
+//! others); give keep-alive clients a short linger to send their next request, which is answered
+//! and closed; then shut the remaining connections down gracefully (HTTP/2 GOAWAY, HTTP/1 close
+//! after the response in flight) and wait for them up to the deadline.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 
 use crate::pipeline::handle;
 use crate::state::AppState;
+
+/// How long idle keep-alive connections may stay open once a drain starts, so a client that is
+/// about to send gets an answer (with `Connection: close`) instead of a closed socket.
+const KEEPALIVE_LINGER: Duration = Duration::from_secs(2);
 
 /// How the serve loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +34,30 @@ pub enum Drained {
     Clean,
     /// The deadline passed with connections still open; they were dropped.
     DeadlineHit,
+}
+
+struct Server {
+    builder: Builder<TokioExecutor>,
+    graceful: GracefulShutdown,
+    state: Arc<AppState>,
+}
+
+impl Server {
+    fn serve_connection(&self, stream: TcpStream, peer: std::net::SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let state = Arc::clone(&self.state);
+        let service = service_fn(move |req| handle(Arc::clone(&state), Some(peer), req));
+        let conn = self
+            .builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = self.graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(target: "haimaker::server", error = %e, "connection ended with an error");
+            }
+        });
+    }
 }
 
 /// Serves until `drain` resolves with a deadline, then drains.
@@ -37,38 +73,42 @@ pub async fn serve(
         .keep_alive(true)
         .header_read_timeout(Duration::from_secs(60));
     builder.http2().timer(TokioTimer::new());
-    let graceful = GracefulShutdown::new();
+    let server = Server {
+        builder,
+        graceful: GracefulShutdown::new(),
+        state,
+    };
     tokio::pin!(drain);
     let deadline = loop {
         tokio::select! {
             deadline = &mut drain => break deadline,
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(pair) => pair,
-                    Err(e) => {
-                        // EMFILE/ENFILE and friends: back off a little instead of spinning.
-                        tracing::warn!(target: "haimaker::server", error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let state = Arc::clone(&state);
-                let service = service_fn(move |req| handle(Arc::clone(&state), Some(peer), req));
-                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(target: "haimaker::server", error = %e, "connection ended with an error");
-                    }
-                });
-            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => server.serve_connection(stream, peer),
+                Err(e) => {
+                    // EMFILE/ENFILE and friends: back off a little instead of spinning.
+                    tracing::warn!(target: "haimaker::server", error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
         }
     };
-    // Stop accepting: this worker's copy of the shared socket closes; the supervisor's copy
-    // keeps the queue alive for the other workers.
+    let end = Instant::now() + deadline;
+    server
+        .state
+        .counters
+        .draining
+        .store(true, Ordering::Relaxed);
+    // Connections that already completed the handshake are this fleet's to answer.
+    while let Ok(Ok((stream, peer))) = tokio::time::timeout(Duration::ZERO, listener.accept()).await
+    {
+        server.serve_connection(stream, peer);
+    }
     drop(listener);
-    match tokio::time::timeout(deadline, graceful.shutdown()).await {
+    let linger_end = end.min(Instant::now() + KEEPALIVE_LINGER);
+    while server.graceful.count() > 0 && Instant::now() < linger_end {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    match tokio::time::timeout_at(end, server.graceful.shutdown()).await {
         Ok(()) => Drained::Clean,
         Err(_) => Drained::DeadlineHit,
     }

@@ -1,7 +1,7 @@
 //! Everything a request handler reads, built once per worker from the config.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use haimaker_config::{Config, Secret};
@@ -9,7 +9,7 @@ use haimaker_pricing::PriceMap;
 use haimaker_router::Router;
 use http::{HeaderName, HeaderValue};
 
-use crate::upstream::{ClientError, UpstreamClient, build_client};
+use crate::upstream::Upstream;
 
 /// Request bodies above this size are refused when `max_request_size_mb` is not set. LiteLLM
 /// has no cap at all; a cap keeps one request from exhausting a worker's memory.
@@ -21,23 +21,36 @@ const DEFAULT_MAX_RESPONSE_MB: f64 = 100.0;
 #[derive(Debug)]
 pub struct AppState {
     pub router: Router,
-    pub prices: &'static PriceMap,
     pub master_key: Option<Secret>,
     pub key_header: Option<HeaderName>,
     pub max_request_bytes: usize,
     pub max_response_bytes: usize,
     /// `--detailed_debug`: prompts, completions and keys may be logged.
     pub detailed_debug: bool,
-    pub client: UpstreamClient,
+    pub upstream: Upstream,
     pub version: HeaderValue,
     pub counters: Arc<Counters>,
 }
 
-/// Request counters, read by the heartbeat and by recycling.
+/// Request counters and lifecycle flags, read by the heartbeat, by recycling and by the
+/// health endpoints.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub in_flight: AtomicU64,
     pub served: AtomicU64,
+    /// Requests this worker may serve before it asks to be recycled (0 = no limit).
+    pub budget: AtomicU64,
+    /// Woken once when `served` reaches `budget`.
+    pub budget_reached: tokio::sync::Notify,
+    /// Set when the drain starts: readiness turns 503 and HTTP/1 responses close their
+    /// connection.
+    pub draining: AtomicBool,
+}
+
+impl Counters {
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
 }
 
 impl Counters {
@@ -55,7 +68,11 @@ pub struct InFlight(Arc<Counters>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
-        self.0.served.fetch_add(1, Ordering::Relaxed);
+        let served = self.0.served.fetch_add(1, Ordering::Relaxed) + 1;
+        let budget = self.0.budget.load(Ordering::Relaxed);
+        if budget > 0 && served == budget {
+            self.0.budget_reached.notify_one();
+        }
     }
 }
 
@@ -70,15 +87,14 @@ impl AppState {
         config: &Config,
         options: &RuntimeOptions,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Self, ClientError> {
+    ) -> Self {
         let general = &config.general_settings;
         let key_header = general
             .litellm_key_header_name
             .as_deref()
             .and_then(|h| HeaderName::from_bytes(h.trim().to_ascii_lowercase().as_bytes()).ok());
-        Ok(Self {
+        Self {
             router: Router::new(config, env),
-            prices: PriceMap::bundled(),
             // LiteLLM: `general_settings.master_key`, else the LITELLM_MASTER_KEY variable.
             master_key: general.master_key.clone().or_else(|| {
                 env("LITELLM_MASTER_KEY")
@@ -97,10 +113,29 @@ impl AppState {
                     .unwrap_or(DEFAULT_MAX_RESPONSE_MB),
             ),
             detailed_debug: options.detailed_debug,
-            client: build_client()?,
+            upstream: Upstream::default(),
             version: HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
             counters: Arc::default(),
-        })
+        }
+    }
+
+    /// The bundled price map (parsed on first use; [`Self::warm_up`] does it early).
+    pub fn prices(&self) -> &'static PriceMap {
+        PriceMap::bundled()
+    }
+
+    /// Parses the price map and builds the upstream client on a background thread, so the
+    /// worker can report ready first. A request that needs either before it is done waits.
+    pub fn warm_up(self: &Arc<Self>) {
+        let state = Arc::clone(self);
+        let _ = std::thread::Builder::new()
+            .name("haimaker-warmup".into())
+            .spawn(move || {
+                let _ = state.prices();
+                if let Err(e) = state.upstream.client() {
+                    tracing::error!(target: "haimaker::worker", error = %e, "could not build the upstream client");
+                }
+            });
     }
 }
 

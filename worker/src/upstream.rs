@@ -18,10 +18,28 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Idle pooled connections are closed after this long.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ClientError {
     #[error("could not set up TLS: {0}")]
     Tls(#[from] rustls::Error),
+}
+
+/// The upstream client, built once per process off the start-up path: loading the system's
+/// root certificates takes milliseconds, and a worker reports ready before that.
+#[derive(Debug, Default)]
+pub struct Upstream {
+    client: std::sync::OnceLock<Result<UpstreamClient, ClientError>>,
+}
+
+impl Upstream {
+    /// The client; builds it now if the warm-up has not finished (waiting for it if it is
+    /// running).
+    pub fn client(&self) -> Result<&UpstreamClient, ClientError> {
+        self.client
+            .get_or_init(build_client)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
 }
 
 /// Builds the client. Loading the system certificates is the slow part (milliseconds); it

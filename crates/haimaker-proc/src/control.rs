@@ -16,11 +16,13 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ChildMessage {
-    /// Accepting connections (or, for the health process, serving probes).
+    /// Up: a worker accepts connections (a standby worker waits for `activate`), the health
+    /// process serves probes.
     Ready { pid: u32 },
     /// Periodic liveness signal from inside the child's runtime.
     Heartbeat { in_flight: u64, served: u64 },
-    /// The worker reached its request budget: start a replacement, then tell it to drain.
+    /// The worker served its request budget: the supervisor hands its slot to the standby
+    /// worker and then tells it to drain. Until then it keeps serving.
     Recycling { served: u64 },
 }
 
@@ -28,8 +30,56 @@ pub enum ChildMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SupervisorMessage {
-    /// Stop accepting, finish in-flight work within `deadline_ms`, flush, exit.
-    Drain { deadline_ms: u64 },
+    /// Stop accepting, finish in-flight work within `deadline_ms`, flush, exit with
+    /// `exit::RECYCLED` when `recycle`, else `exit::OK`.
+    Drain {
+        deadline_ms: u64,
+        #[serde(default)]
+        recycle: bool,
+    },
+    /// A standby worker takes over `slot`: start accepting, with this request budget.
+    Activate {
+        slot: u32,
+        generation: u64,
+        max_requests: Option<u64>,
+    },
+    /// The fleet's state, for the health process.
+    Status { status: FleetStatus },
+}
+
+/// What the supervisor knows about its fleet, as the health process needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FleetStatus {
+    pub phase: FleetPhase,
+    /// `--num_workers`.
+    pub desired: u32,
+    /// Active workers that reported ready and whose heartbeat is fresh.
+    pub ready: u32,
+    /// Workers (active, draining or standby) whose heartbeat is fresh.
+    pub alive: u32,
+    pub workers: Vec<WorkerStatus>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FleetPhase {
+    #[default]
+    Starting,
+    Running,
+    Draining,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerStatus {
+    pub slot: u32,
+    pub generation: u64,
+    pub pid: u32,
+    /// `starting`, `ready`, `standby`, `recycling` or `draining`.
+    pub state: String,
+    pub in_flight: u64,
+    pub served: u64,
+    /// Milliseconds since the last heartbeat, if one arrived.
+    pub heartbeat_age_ms: Option<u64>,
 }
 
 /// Creates a socketpair: the supervisor keeps the first end, the child gets the second
@@ -124,8 +174,26 @@ mod tests {
     fn wire_format_is_tagged_json() {
         let line = serde_json::to_string(&SupervisorMessage::Drain {
             deadline_ms: 30_000,
+            recycle: true,
         })
         .unwrap();
-        assert_eq!(line, r#"{"type":"drain","deadline_ms":30000}"#);
+        assert_eq!(
+            line,
+            r#"{"type":"drain","deadline_ms":30000,"recycle":true}"#
+        );
+        let status = SupervisorMessage::Status {
+            status: FleetStatus {
+                phase: FleetPhase::Running,
+                desired: 2,
+                ready: 2,
+                alive: 3,
+                workers: Vec::new(),
+            },
+        };
+        let line = serde_json::to_string(&status).unwrap();
+        assert_eq!(
+            serde_json::from_str::<SupervisorMessage>(&line).unwrap(),
+            status
+        );
     }
 }

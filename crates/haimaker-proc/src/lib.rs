@@ -13,7 +13,8 @@ mod inherit;
 mod spawn;
 
 pub use control::{
-    ChildMessage, ControlReader, ControlWriter, SupervisorMessage, control_pair, split_control,
+    ChildMessage, ControlReader, ControlWriter, FleetPhase, FleetStatus, SupervisorMessage,
+    WorkerStatus, control_pair, split_control,
 };
 pub use inherit::{take_inherited_control, take_inherited_listener};
 pub use spawn::{ChildFds, spawn_child};
@@ -43,3 +44,13 @@ pub mod exit {
 
 /// The hidden subcommand that re-executes `haimaker` as a worker.
 pub const WORKER_SUBCOMMAND: &str = "__worker";
+/// The hidden subcommand that re-executes `haimaker` as the health process.
+pub const HEALTH_SUBCOMMAND: &str = "__health";
+
+/// How often children send a heartbeat (`HAIMAKER_HEARTBEAT_INTERVAL_MS` overrides).
+pub const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 1_000;
+/// A heartbeat older than this means the child is not alive (`HAIMAKER_HEARTBEAT_STALE_MS`
+/// overrides).
+pub const DEFAULT_HEARTBEAT_STALE_MS: u64 = 10_000;
+pub const ENV_HEARTBEAT_INTERVAL_MS: &str = "HAIMAKER_HEARTBEAT_INTERVAL_MS";
+pub const ENV_HEARTBEAT_STALE_MS: &str = "HAIMAKER_HEARTBEAT_STALE_MS";

@@ -2,7 +2,7 @@
 //! timeouts and prices resolved once at start-up.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use haimaker_config::{DeploymentConfig, Secret};
@@ -46,8 +46,9 @@ pub struct Deployment {
     pub config: DeploymentConfig,
     /// Failure counters and cooldown state.
     pub health: Health,
-    /// The target of a deployment that is not a wildcard, resolved once.
-    fixed_target: Option<Target>,
+    /// The target of a deployment that is not a wildcard, resolved on first use (so building a
+    /// router never waits for the price map).
+    fixed_target: OnceLock<Target>,
 }
 
 /// Where one call goes: the provider, the model name it expects, the base URL, and the prices.
@@ -67,7 +68,6 @@ impl Deployment {
         index: usize,
         config: &DeploymentConfig,
         env: &dyn Fn(&str) -> Option<String>,
-        prices: &PriceMap,
     ) -> Arc<Self> {
         let params = &config.litellm_params;
         let custom_llm_provider = params
@@ -93,7 +93,7 @@ impl Deployment {
             .id
             .clone()
             .unwrap_or_else(|| generated_id(config));
-        let mut deployment = Self {
+        Arc::new(Self {
             index,
             model_name: config.model_name.clone(),
             id,
@@ -121,12 +121,8 @@ impl Deployment {
                 .or(config.model_info.output_cost_per_token),
             config: config.clone(),
             health: Health::default(),
-            fixed_target: None,
-        };
-        if !deployment.is_wildcard() {
-            deployment.fixed_target = Some(deployment.resolve_target(&config.model_name, prices));
-        }
-        Arc::new(deployment)
+            fixed_target: OnceLock::new(),
+        })
     }
 
     pub fn is_wildcard(&self) -> bool {
@@ -138,10 +134,12 @@ impl Deployment {
     /// `litellm_params.model`: group `openai/*` with model `openai/*` sends `openai/gpt-4o`
     /// as `gpt-4o` to OpenAI.
     pub fn target(&self, requested: &str, prices: &PriceMap) -> Target {
-        match &self.fixed_target {
-            Some(target) => target.clone(),
-            None => self.resolve_target(requested, prices),
+        if self.is_wildcard() {
+            return self.resolve_target(requested, prices);
         }
+        self.fixed_target
+            .get_or_init(|| self.resolve_target(&self.model_name, prices))
+            .clone()
     }
 
     fn resolve_target(&self, requested: &str, prices: &PriceMap) -> Target {

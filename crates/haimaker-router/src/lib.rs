@@ -58,15 +58,13 @@ pub struct NoHealthyDeployment {
 }
 
 impl Router {
-    /// Builds the router. `env` supplies provider default keys and bases (`OPENAI_API_KEY`, ...);
-    /// prices come from the bundled map.
+    /// Builds the router. `env` supplies provider default keys and bases (`OPENAI_API_KEY`, ...).
     pub fn new(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Self {
-        let prices = haimaker_pricing::PriceMap::bundled();
         let deployments: Vec<Arc<Deployment>> = config
             .model_list
             .iter()
             .enumerate()
-            .map(|(i, d)| Deployment::build(i, d, env, prices))
+            .map(|(i, d)| Deployment::build(i, d, env))
             .collect();
         let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
         let mut group_order = Vec::new();

@@ -71,7 +71,8 @@ impl AccessLine<'_> {
     }
 
     /// `{"message", "level", "timestamp", "client", "method", "path", "status",
-    /// "duration_ms", "request_id"}`, written field by field (no intermediate map).
+    /// "duration_ms", "request_id", "pid"}`, written field by field (no intermediate map).
+    /// `pid` tells which worker served the request.
     fn write_json(&self, buf: &mut Vec<u8>) {
         let mut message = Vec::with_capacity(96);
         self.write_message(&mut message);
@@ -99,7 +100,7 @@ impl AccessLine<'_> {
             self.duration.as_secs_f64() * 1000.0
         );
         json_str(buf, self.request_id);
-        buf.extend_from_slice(b"}\n");
+        let _ = writeln!(buf, ",\"pid\":{}}}", std::process::id());
     }
 }
 

@@ -16,6 +16,10 @@ use std::time::Duration;
 const FLUSH_INTERVAL: Duration = Duration::from_millis(25);
 /// Past this many buffered bytes, new lines are dropped.
 const MAX_BUFFERED: usize = 16 * 1024 * 1024;
+/// Writes to a pipe of at most PIPE_BUF bytes are atomic. Every process of the tree shares the
+/// same stdout (a pipe in a container), so each write is at most this long and ends at a line
+/// boundary: lines of different workers never interleave.
+const ATOMIC_WRITE: usize = 4096;
 
 #[derive(Debug, Default)]
 struct Shared {
@@ -98,9 +102,7 @@ fn run(shared: &Shared, mut out: impl Write) {
             shared.stopping.load(Ordering::Acquire)
         };
         if !spare.is_empty() {
-            // A closed or failing stdout must not take the process down; the lines are lost.
-            let _ = out.write_all(&spare);
-            let _ = out.flush();
+            write_lines(&mut out, &spare);
             spare.clear();
         }
         let dropped = shared.dropped.swap(0, Ordering::Relaxed);
@@ -114,6 +116,30 @@ fn run(shared: &Shared, mut out: impl Write) {
             return;
         }
     }
+}
+
+/// Writes `bytes` in pieces of at most [`ATOMIC_WRITE`] bytes that end at a newline (a single
+/// longer line is written alone). A closed or failing stdout must not take the process down;
+/// the lines are lost.
+fn write_lines(out: &mut impl Write, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        let window = &bytes[..bytes.len().min(ATOMIC_WRITE)];
+        let cut = if window.len() == bytes.len() {
+            bytes.len()
+        } else {
+            match window.iter().rposition(|b| *b == b'\n') {
+                Some(nl) => nl + 1,
+                // One line longer than the window: write that line whole.
+                None => bytes
+                    .iter()
+                    .position(|b| *b == b'\n')
+                    .map_or(bytes.len(), |nl| nl + 1),
+            }
+        };
+        let _ = out.write_all(&bytes[..cut]);
+        bytes = &bytes[cut..];
+    }
+    let _ = out.flush();
 }
 
 impl Flusher {
@@ -149,6 +175,41 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    /// Records the size of every write.
+    #[derive(Clone, Default)]
+    struct Writes(Arc<Mutex<Vec<Vec<u8>>>>);
+
+    impl Write for Writes {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().push(b.to_vec());
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn each_write_is_whole_lines_of_at_most_pipe_buf() {
+        let line = format!("{}\n", "x".repeat(99));
+        let long = format!("{}\n", "y".repeat(10_000));
+        let mut input = line.repeat(100);
+        input.push_str(&long);
+        input.push_str(&line.repeat(3));
+        let out = Writes::default();
+        write_lines(&mut out.clone(), input.as_bytes());
+        let writes = out.0.lock().unwrap().clone();
+        assert_eq!(writes.concat(), input.as_bytes());
+        for w in &writes {
+            assert!(w.ends_with(b"\n"));
+            assert!(w.len() <= ATOMIC_WRITE || w.iter().filter(|b| **b == b'\n').count() == 1);
+        }
+        assert!(
+            writes.iter().any(|w| w.len() == 10_001),
+            "the long line alone"
+        );
     }
 
     #[test]

@@ -10,3 +10,4 @@ mod proxy;
 mod routing;
 mod sdk;
 mod streaming;
+mod supervisor;

@@ -196,9 +196,15 @@ impl GatewayBuilder {
             );
         };
         let addr = parse_addr(&line).unwrap_or_else(|| panic!("no address in {line:?}"));
+        let health_addr = output
+            .lines()
+            .iter()
+            .find(|l| l.contains("health probes on http://"))
+            .and_then(|l| parse_addr(l));
         Gateway {
             child: Some(child),
             addr,
+            health_addr,
             output,
             _dir: dir,
         }
@@ -216,7 +222,10 @@ impl GatewayBuilder {
 
 fn parse_addr(line: &str) -> Option<SocketAddr> {
     let rest = line.split("http://").nth(1)?;
-    let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+    let addr: String = rest
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"')
+        .collect();
     addr.parse().ok()
 }
 
@@ -225,6 +234,8 @@ fn parse_addr(line: &str) -> Option<SocketAddr> {
 pub struct Gateway {
     child: Option<Child>,
     pub addr: SocketAddr,
+    /// The health process's address (`SEPARATE_HEALTH_APP=1`).
+    pub health_addr: Option<SocketAddr>,
     pub output: Output,
     _dir: tempfile::TempDir,
 }
@@ -263,6 +274,62 @@ impl Gateway {
 
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
+    }
+
+    pub fn health_url(&self, path: &str) -> String {
+        let addr = self
+            .health_addr
+            .expect("the health process is not running (SEPARATE_HEALTH_APP)");
+        format!("http://{addr}{path}")
+    }
+
+    /// Sends `sig` to the supervisor.
+    pub fn signal(&self, sig: Signal) {
+        kill(Pid::from_raw(self.pid() as i32), sig).unwrap();
+    }
+
+    /// Waits for the supervisor to exit (panics after `within`, with its output).
+    pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        let child = self.child.as_mut().unwrap();
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "haimaker did not exit within {within:?}; output:\n{}",
+                self.output.text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Every output line that is a JSON object (run with `JSON_LOGS=true`).
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.output
+            .lines()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(serde_json::Value::is_object)
+            .collect()
+    }
+
+    /// Pids of the children started so far, by role (`worker`, `standby`, `health`), from the
+    /// JSON lifecycle lines.
+    pub fn started_pids(&self, role: &str) -> Vec<u32> {
+        self.json_lines()
+            .iter()
+            .filter(|l| {
+                l["role"] == role
+                    && l["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("started "))
+            })
+            .filter_map(|l| l["pid"].as_u64())
+            .map(|p| p as u32)
+            .collect()
     }
 
     /// Sends SIGTERM and waits for the exit status.

@@ -186,6 +186,10 @@ async fn send_once(
         ))
     })?;
 
+    let client = state.upstream.client().map_err(|e| {
+        ProxyError::internal(format!("litellm.APIConnectionError: {e}"))
+            .with_class(ErrorClass::Connection)
+    })?;
     let deadline = tokio::time::Instant::now() + timeout;
     let what = || {
         format!(
@@ -193,12 +197,11 @@ async fn send_once(
             deployment.model_name, deployment.id
         )
     };
-    let response =
-        match tokio::time::timeout_at(deadline, state.client.request(upstream_request)).await {
-            Err(_) => return Err(ProxyError::timeout(timeout, &what())),
-            Ok(Err(e)) => return Err(connection_error(&e, timeout, &what())),
-            Ok(Ok(response)) => response,
-        };
+    let response = match tokio::time::timeout_at(deadline, client.request(upstream_request)).await {
+        Err(_) => return Err(ProxyError::timeout(timeout, &what())),
+        Ok(Err(e)) => return Err(connection_error(&e, timeout, &what())),
+        Ok(Ok(response)) => response,
+    };
     let (parts, incoming) = response.into_parts();
     if !parts.status.is_success() {
         // The error body is small; read a bounded amount of it within the same deadline.

@@ -49,9 +49,9 @@ pub fn model_info(state: &AppState) -> Response<Body> {
         .deployments()
         .iter()
         .map(|d| {
-            let target = d.target(&d.model_name, state.prices);
+            let target = d.target(&d.model_name, state.prices());
             let mut info: Map<String, Value> = state
-                .prices
+                .prices()
                 .lookup(
                     target.provider.name,
                     &target.provider_model,
@@ -91,19 +91,34 @@ pub fn model_info(state: &AppState) -> Response<Body> {
     )
 }
 
-pub fn liveness() -> Response<Body> {
+/// `"I'm alive!"`; while the worker drains, 503 `{"status":"shutting_down"}` (LiteLLM's
+/// newest behaviour).
+pub fn liveness(state: &AppState) -> Response<Body> {
+    if state.counters.is_draining() {
+        return respond::json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Bytes::from_static(br#"{"status":"shutting_down"}"#),
+        );
+    }
     respond::json(StatusCode::OK, Bytes::from_static(b"\"I'm alive!\""))
 }
 
-pub fn readiness() -> Response<Body> {
+/// The reference's readiness body; 503 from the first moment of a drain.
+pub fn readiness(state: &AppState) -> Response<Body> {
+    let draining = state.counters.is_draining();
     let body = json!({
-        "status": "healthy",
+        "status": if draining { "unhealthy" } else { "healthy" },
         "db": "Not connected",
         "cache": null,
         "litellm_version": env!("CARGO_PKG_VERSION"),
         "success_callbacks": [],
     });
-    respond::json(StatusCode::OK, Bytes::from(body.to_string()))
+    let status = if draining {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    respond::json(status, Bytes::from(body.to_string()))
 }
 
 pub fn health_options() -> Response<Body> {

@@ -134,7 +134,7 @@ async fn try_group(
             }
         };
         tried.push(deployment.index);
-        let target = deployment.target(group.requested, state.prices);
+        let target = deployment.target(group.requested, state.prices());
         let timeout = policy.timeout_for(
             request_timeout,
             deployment.timeout,

@@ -76,6 +76,13 @@ pub async fn handle(
     if method == Method::HEAD {
         *response.body_mut() = respond::full(Bytes::new());
     }
+    // Draining: tell HTTP/1 keep-alive clients to reconnect (to another worker) after this
+    // response, instead of closing idle connections under their feet.
+    if state.counters.is_draining() && version != http::Version::HTTP_2 {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     haimaker_telemetry::AccessLine {
         client: peer,
         method: method.as_str(),
@@ -122,8 +129,8 @@ async fn dispatch(
         Endpoint::Models => Ok(info::models(state)),
         Endpoint::Model(id) => info::model(state, &id),
         Endpoint::ModelInfo => Ok(info::model_info(state)),
-        Endpoint::Liveness => Ok(info::liveness()),
-        Endpoint::Readiness => Ok(info::readiness()),
+        Endpoint::Liveness => Ok(info::liveness(state)),
+        Endpoint::Readiness => Ok(info::readiness(state)),
         Endpoint::HealthOptions => Ok(info::health_options()),
         Endpoint::WrongMethod { allow } => {
             let mut err = ProxyError::new(
