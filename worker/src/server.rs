@@ -83,7 +83,14 @@ pub async fn serve(
         tokio::select! {
             deadline = &mut drain => break deadline,
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => server.serve_connection(stream, peer),
+                Ok((stream, peer)) => {
+                    server.serve_connection(stream, peer);
+                    // Every worker is woken for a new connection on the shared socket; after
+                    // taking one, let this worker's other tasks run before taking the next, so
+                    // a burst of connections is spread over the workers instead of all landing
+                    // on whichever is awake.
+                    tokio::task::yield_now().await;
+                }
                 Err(e) => {
                     // EMFILE/ENFILE and friends: back off a little instead of spinning.
                     tracing::warn!(target: "haimaker::server", error = %e, "accept failed");

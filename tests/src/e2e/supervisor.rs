@@ -170,7 +170,11 @@ async fn a_killed_supervisor_leaves_no_child_behind() {
         children.iter().all(|p| process_gone(*p)).then_some(())
     })
     .await;
-    assert!(refuses(gw.addr));
+    let main = gw.addr;
+    wait_until("the port to refuse connections", DEADLINE, || {
+        refuses(main).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -10,15 +10,19 @@ pub use gateway::{Gateway, GatewayBuilder, haimaker_bin};
 pub use mock::{MockUpstream, Reply, SseEnd, SseStep};
 pub use wait::wait_until;
 
-/// Whether a process is gone (no such pid, or a zombie nobody reaped yet).
+/// Whether a process is gone: no such pid, or a zombie nobody reaped yet whose other threads
+/// have exited too (a killed process's main thread turns zombie before its other threads are
+/// gone, and its fds are released only with the last thread).
 pub fn process_gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
+    let zombie = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => return true,
         Ok(stat) => stat
             .rsplit_once(')')
             .and_then(|(_, rest)| rest.split_whitespace().next())
             .is_some_and(|state| state == "Z" || state == "X"),
-    }
+    };
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, Iterator::count);
+    zombie && threads <= 1
 }
 
 /// Whether nothing accepts connections on `addr`.
