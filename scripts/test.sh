@@ -19,6 +19,9 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   echo "$want" > "$stamp"
 fi
 export HAIMAKER_TEST_VENV=$venv
+# Where LiteLLM's migration SQL lives (the database compatibility tests apply it with psql).
+HAIMAKER_LITELLM_MIGRATIONS=$("$venv/bin/python" -c 'import litellm_proxy_extras, os; print(os.path.join(os.path.dirname(litellm_proxy_extras.__file__), "migrations"))')
+export HAIMAKER_LITELLM_MIGRATIONS
 
 # The e2e tests run the binary; build it once, then test everything.
 echo "==> cargo build -p haimaker"

@@ -41,12 +41,15 @@ pub fn readiness(seen: Option<Seen<'_>>, stale: Duration) -> (StatusCode, Value)
                 "{} of {} workers ready",
                 status.ready, status.desired
             )),
-            FleetPhase::Running => None,
+            FleetPhase::Running => database_reason(status),
         }
     });
+    let db = seen
+        .and_then(|s| s.status.db.clone())
+        .unwrap_or_else(|| "Not connected".to_string());
     let mut body = json!({
         "status": if reason.is_none() { "healthy" } else { "unhealthy" },
-        "db": "Not connected",
+        "db": db,
         "cache": null,
         "litellm_version": env!("CARGO_PKG_VERSION"),
         "success_callbacks": [],
@@ -58,6 +61,20 @@ pub fn readiness(seen: Option<Seen<'_>>, stale: Duration) -> (StatusCode, Value)
             body["reason"] = Value::String(reason);
             (StatusCode::SERVICE_UNAVAILABLE, body)
         }
+    }
+}
+
+/// Readiness and the database (DESIGN.md section 3): a schema behind the binary is never ready;
+/// an unreachable database is ready only under `allow_requests_on_db_unavailable`.
+fn database_reason(status: &FleetStatus) -> Option<String> {
+    match status.db.as_deref() {
+        Some("schema_behind") => {
+            Some("the database schema is behind this haimaker: run `haimaker migrate`".to_string())
+        }
+        Some("disconnected") if !status.allow_requests_on_db_unavailable => {
+            Some("the database is unreachable".to_string())
+        }
+        _ => None,
     }
 }
 
@@ -102,8 +119,33 @@ mod tests {
             desired,
             ready,
             alive,
+            db: None,
+            allow_requests_on_db_unavailable: false,
             workers: Vec::new(),
         }
+    }
+
+    #[test]
+    fn readiness_follows_the_database_and_the_flag() {
+        let mut s = status(FleetPhase::Running, 1, 1, 1);
+        s.db = Some("connected".into());
+        assert_eq!(readiness(seen(&s), STALE).1["db"], "connected");
+        s.db = Some("disconnected".into());
+        assert_eq!(
+            readiness(seen(&s), STALE).0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        s.allow_requests_on_db_unavailable = true;
+        let (code, body) = readiness(seen(&s), STALE);
+        assert_eq!(
+            (code, body["db"].as_str()),
+            (StatusCode::OK, Some("disconnected"))
+        );
+        s.db = Some("schema_behind".into());
+        assert_eq!(
+            readiness(seen(&s), STALE).0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
     }
 
     const STALE: Duration = Duration::from_secs(10);

@@ -26,6 +26,15 @@ pub enum Command {
     /// Internal: run as the health process (started by the supervisor).
     #[command(name = "__health", hide = true)]
     Health(HealthCli),
+    /// Apply the database migrations and exit (for a Helm pre-install/pre-upgrade job).
+    Migrate(MigrateCli),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateCli {
+    /// Path to config.yaml (for general_settings.database_url; DATABASE_URL works too).
+    #[arg(long, short = 'c', env = "CONFIG_FILE_PATH")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -139,9 +148,11 @@ pub struct RunArgs {
     pub ciphers: Option<String>,
     #[arg(long = "log_config", hide = true)]
     pub log_config: Option<PathBuf>,
-    #[arg(long = "skip_server_startup", hide = true)]
+    /// Prepare the database (migrations) and exit without serving.
+    #[arg(long = "skip_server_startup")]
     pub skip_server_startup: bool,
-    #[arg(long = "use_prisma_migrate", hide = true)]
+    /// Accepted for compatibility (LiteLLM's Prisma tooling); haimaker's migrations are embedded.
+    #[arg(long = "use_prisma_migrate", env = "USE_PRISMA_MIGRATE", hide = true, value_parser = clap::builder::FalseyValueParser::new(), default_value = "false", num_args = 0, default_missing_value = "true")]
     pub use_prisma_migrate: bool,
     #[arg(long = "use_prisma_db_push", hide = true)]
     pub use_prisma_db_push: bool,
@@ -182,8 +193,6 @@ impl RunArgs {
         note(self.ssl_certfile_path.is_some(), "--ssl_certfile_path");
         note(self.ciphers.is_some(), "--ciphers");
         note(self.log_config.is_some(), "--log_config");
-        note(self.skip_server_startup, "--skip_server_startup");
-        note(self.use_prisma_migrate, "--use_prisma_migrate");
         note(self.use_prisma_db_push, "--use_prisma_db_push");
         note(
             self.use_legacy_migration_resolver,

@@ -57,6 +57,8 @@ pub struct FleetPlan {
     pub recycling: Recycling,
     /// A heartbeat older than this means the child is not alive.
     pub heartbeat_stale: Duration,
+    /// `general_settings.allow_requests_on_db_unavailable` (readiness with the database down).
+    pub allow_requests_on_db_unavailable: bool,
     pub started: Instant,
 }
 
@@ -101,6 +103,8 @@ struct Child {
     last_heartbeat: Option<Instant>,
     in_flight: u64,
     served: u64,
+    /// The database as this worker last reported it.
+    db: Option<String>,
     budget: Option<u64>,
     /// Why and since when a recycle was asked for.
     recycle: Option<(&'static str, Instant)>,
@@ -327,6 +331,7 @@ impl Fleet {
                 last_heartbeat: None,
                 in_flight: 0,
                 served: 0,
+                db: None,
                 budget,
                 recycle: None,
             },
@@ -355,11 +360,19 @@ impl Fleet {
                 self.advance_recycling().await;
                 self.send_status().await;
             }
-            Event::Message(id, ChildMessage::Heartbeat { in_flight, served }) => {
+            Event::Message(
+                id,
+                ChildMessage::Heartbeat {
+                    in_flight,
+                    served,
+                    db,
+                },
+            ) => {
                 if let Some(child) = self.children.get_mut(&id) {
                     child.last_heartbeat = Some(Instant::now());
                     child.in_flight = in_flight;
                     child.served = served;
+                    child.db = db;
                 }
             }
             Event::Message(id, ChildMessage::Recycling { served }) => {
@@ -614,8 +627,28 @@ impl Fleet {
             desired: self.plan.workers as u32,
             ready: ready as u32,
             alive: alive as u32,
+            db: self.database_view(),
+            allow_requests_on_db_unavailable: self.plan.allow_requests_on_db_unavailable,
             workers,
         }
+    }
+
+    /// The fleet's view of the database: connected if any active worker with a fresh heartbeat
+    /// reaches it; else schema_behind if any says so; else disconnected.
+    fn database_view(&self) -> Option<String> {
+        let stale = self.plan.heartbeat_stale;
+        let views: Vec<&str> = self
+            .children
+            .values()
+            .filter(|c| {
+                c.role == Role::Worker && c.last_heartbeat.is_some_and(|t| t.elapsed() <= stale)
+            })
+            .filter_map(|c| c.db.as_deref())
+            .collect();
+        ["connected", "schema_behind", "disconnected"]
+            .into_iter()
+            .find(|state| views.contains(state))
+            .map(str::to_string)
     }
 
     async fn send_status(&mut self) {

@@ -12,6 +12,7 @@
 
 pub mod cli;
 mod cpus;
+mod database;
 mod fleet;
 mod listener;
 mod recycle;
@@ -93,7 +94,51 @@ pub fn run(args: RunArgs) -> i32 {
             ignored.join(", ")
         );
     }
-    let exe = match std::env::current_exe() {
+    // A current-thread runtime on the main thread: children are spawned from this thread, and
+    // PR_SET_PDEATHSIG fires when the spawning *thread* exits.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(target: "haimaker::supervisor", error = %e, "could not start the runtime");
+            return exit::FATAL;
+        }
+    };
+    let db_settings = match database::settings(&loaded.config, &vars) {
+        Ok(s) => s,
+        Err(message) => {
+            tracing::error!(target: "haimaker::supervisor", "{message}");
+            return exit::CONFIG;
+        }
+    };
+    if let Some(settings) = &db_settings {
+        let schema = if args.skip_server_startup {
+            database::Schema::Migrate
+        } else {
+            database::schema_policy(&loaded.config, &vars)
+        };
+        let master = master_key(&loaded.config, &vars);
+        if let Err(code) = runtime.block_on(database::prepare(
+            settings,
+            schema,
+            master.as_deref(),
+            &loaded.config,
+        )) {
+            return code;
+        }
+    }
+    if args.skip_server_startup {
+        tracing::info!(target: haimaker_telemetry::LIFECYCLE_TARGET, "--skip_server_startup: database prepared; exiting");
+        return exit::OK;
+    }
+    // Re-execute through /proc/self/exe: it always names the binary this supervisor runs, even
+    // if the file on disk was replaced since (a deploy), so a worker respawned hours later is the
+    // same version as its supervisor.
+    let proc_self = std::path::PathBuf::from("/proc/self/exe");
+    let exe = match std::env::current_exe().map(|p| if proc_self.exists() { proc_self } else { p })
+    {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(target: "haimaker::supervisor", error = %e, "cannot find the haimaker executable to start workers");
@@ -144,6 +189,10 @@ pub fn run(args: RunArgs) -> i32 {
             min_lifetime,
         },
         heartbeat_stale: heartbeat_stale(&vars),
+        allow_requests_on_db_unavailable: loaded
+            .config
+            .general_settings
+            .allow_requests_on_db_unavailable,
         started,
     };
     // A current-thread runtime on the main thread: children are spawned from this thread, and
@@ -206,6 +255,69 @@ fn parse_num_workers(value: &str) -> Result<usize, String> {
         _ => Err(format!(
             "--num_workers (env NUM_WORKERS): expected a positive integer or `auto`, found `{value}`"
         )),
+    }
+}
+
+/// The master key as LiteLLM reads it: config, else `LITELLM_MASTER_KEY`.
+fn master_key(config: &Config, vars: &dyn Vars) -> Option<String> {
+    config
+        .general_settings
+        .master_key
+        .as_ref()
+        .map(|k| k.expose().to_string())
+        .or_else(|| vars.get("LITELLM_MASTER_KEY").filter(|k| !k.is_empty()))
+}
+
+/// `haimaker migrate`: applies the migrations (whatever DISABLE_SCHEMA_UPDATE says) and exits.
+pub fn run_migrate(args: cli::MigrateCli) -> i32 {
+    let process = ProcessEnv;
+    let loaded = match &args.config {
+        Some(path) => match haimaker_config::load(path, &process) {
+            Ok(loaded) => loaded,
+            Err(errors) => {
+                eprintln!("{errors}");
+                return exit::CONFIG;
+            }
+        },
+        None => Loaded {
+            config: Config::default(),
+            not_implemented: Vec::new(),
+        },
+    };
+    let settings = match haimaker_worker::log_settings(&loaded.config, &process, false, false) {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("{message}");
+            return exit::CONFIG;
+        }
+    };
+    let _log = haimaker_telemetry::init(settings);
+    let db_settings = match database::settings(&loaded.config, &process) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            tracing::error!(target: "haimaker::supervisor", "no database configured (DATABASE_URL or general_settings.database_url)");
+            return exit::CONFIG;
+        }
+        Err(message) => {
+            tracing::error!(target: "haimaker::supervisor", "{message}");
+            return exit::CONFIG;
+        }
+    };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return exit::FATAL;
+    };
+    let master = master_key(&loaded.config, &process);
+    match runtime.block_on(database::prepare(
+        &db_settings,
+        database::Schema::Migrate,
+        master.as_deref(),
+        &loaded.config,
+    )) {
+        Ok(()) => exit::OK,
+        Err(code) => code,
     }
 }
 

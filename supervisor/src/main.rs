@@ -19,6 +19,7 @@ fn main() -> ExitCode {
             debug: w.debug,
         }),
         Some(Command::Health(h)) => haimaker::run_health(h),
+        Some(Command::Migrate(m)) => haimaker::run_migrate(m),
         None => haimaker::run(cli.run),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))

@@ -44,6 +44,11 @@ impl ProxyError {
         self
     }
 
+    pub fn with_error_type(mut self, error_type: &'static str) -> Self {
+        self.error_type = error_type;
+        self
+    }
+
     pub fn with_class(mut self, class: ErrorClass) -> Self {
         self.class = Some(class);
         self

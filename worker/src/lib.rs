@@ -12,8 +12,10 @@
 //!
 //! See ARCHITECTURE.md for the process model and the request phases.
 
+mod db;
 mod error;
 mod logging;
+mod models;
 mod pipeline;
 mod server;
 mod state;
@@ -107,8 +109,26 @@ async fn run_async(args: WorkerArgs, config: haimaker_config::Config) -> i32 {
     let options = RuntimeOptions {
         detailed_debug: args.detailed_debug,
     };
-    let state = Arc::new(AppState::new(&config, &options, &|name| env.get(name)));
+    let state = match AppState::new(&config, &options, &|name| env.get(name)) {
+        Ok(state) => Arc::new(state),
+        Err(e) => {
+            tracing::error!(target: "haimaker::worker", error = %e, "could not set up the database");
+            return exit::CONFIG;
+        }
+    };
     state.warm_up();
+    if let Some(db) = &state.db {
+        db.start();
+        if let Some(models) = &state.models {
+            // Stored models must be routable before this worker says it is ready.
+            let loaded =
+                tokio::time::timeout(Duration::from_secs(5), models.sync(&state, db, true)).await;
+            if !matches!(loaded, Ok(Ok(_))) {
+                tracing::warn!(target: "haimaker::models", "stored models not loaded at start; retrying in the background");
+            }
+            models::ModelStore::start(Arc::clone(&state));
+        }
+    }
     let (reader, mut writer) = match haimaker_proc::split_control(control) {
         Ok(pair) => pair,
         Err(e) => {
@@ -175,8 +195,14 @@ async fn run_async(args: WorkerArgs, config: haimaker_config::Config) -> i32 {
             }
         }
     };
-    let drained = serve(listener, state, drain).await;
+    let drained = serve(listener, Arc::clone(&state), drain).await;
     let code = code_rx.await.unwrap_or(exit::FATAL);
+    // A planned exit loses no spend: write what is buffered (or spool it for the next worker).
+    if code != exit::FATAL
+        && let Some(db) = &state.db
+    {
+        db.final_flush(Duration::from_secs(10)).await;
+    }
     tracing::debug!(target: "haimaker::worker", slot = args.slot, generation = args.generation, ?drained, code, "worker stopped");
     code
 }
@@ -227,6 +253,10 @@ fn spawn_heartbeat(state: Arc<AppState>, outbox: mpsc::UnboundedSender<ChildMess
             let message = ChildMessage::Heartbeat {
                 in_flight: state.counters.in_flight.load(Ordering::Relaxed),
                 served: state.counters.served.load(Ordering::Relaxed),
+                db: state
+                    .db
+                    .as_ref()
+                    .map(|db| db.status.get().as_str().to_string()),
             };
             if outbox.send(message).is_err() {
                 return;

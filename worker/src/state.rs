@@ -20,7 +20,9 @@ const DEFAULT_MAX_RESPONSE_MB: f64 = 100.0;
 /// The worker-wide state, shared by every connection task.
 #[derive(Debug)]
 pub struct AppState {
-    pub router: Router,
+    /// The deployments. Swapped whole when stored models change; a request keeps the router it
+    /// started with.
+    router: arc_swap::ArcSwap<Router>,
     pub master_key: Option<Secret>,
     pub key_header: Option<HeaderName>,
     pub max_request_bytes: usize,
@@ -30,6 +32,12 @@ pub struct AppState {
     pub upstream: Upstream,
     pub version: HeaderValue,
     pub counters: Arc<Counters>,
+    /// Postgres, when a database is configured.
+    pub db: Option<Arc<crate::db::DbLayer>>,
+    /// `general_settings.max_parallel_requests`: the default per-key concurrency.
+    pub default_key_parallel: Option<u32>,
+    /// Stored models (`store_model_in_db`).
+    pub models: Option<crate::models::ModelStore>,
 }
 
 /// Request counters and lifecycle flags, read by the heartbeat, by recycling and by the
@@ -87,20 +95,25 @@ impl AppState {
         config: &Config,
         options: &RuntimeOptions,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Self {
+    ) -> Result<Self, haimaker_store::StoreError> {
         let general = &config.general_settings;
         let key_header = general
             .litellm_key_header_name
             .as_deref()
             .and_then(|h| HeaderName::from_bytes(h.trim().to_ascii_lowercase().as_bytes()).ok());
-        Self {
-            router: Router::new(config, env),
+        let master_key = general.master_key.clone().or_else(|| {
+            env("LITELLM_MASTER_KEY")
+                .filter(|k| !k.is_empty())
+                .map(Secret::new)
+        });
+        let db = crate::db::DbLayer::new(config, master_key.as_ref().map(Secret::expose), env)?
+            .map(Arc::new);
+        let models =
+            crate::models::ModelStore::new(config, master_key.as_ref().map(Secret::expose), env);
+        Ok(Self {
+            router: arc_swap::ArcSwap::from_pointee(Router::new(config, env)),
             // LiteLLM: `general_settings.master_key`, else the LITELLM_MASTER_KEY variable.
-            master_key: general.master_key.clone().or_else(|| {
-                env("LITELLM_MASTER_KEY")
-                    .filter(|k| !k.is_empty())
-                    .map(Secret::new)
-            }),
+            master_key,
             key_header,
             max_request_bytes: mb_to_bytes(
                 general
@@ -116,7 +129,20 @@ impl AppState {
             upstream: Upstream::default(),
             version: HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
             counters: Arc::default(),
-        }
+            models,
+            db,
+            default_key_parallel: general.max_parallel_requests,
+        })
+    }
+
+    /// The router as of now.
+    pub fn router(&self) -> Arc<Router> {
+        self.router.load_full()
+    }
+
+    /// Installs a new router (stored models changed).
+    pub fn replace_router(&self, router: Router) {
+        self.router.store(Arc::new(router));
     }
 
     /// The bundled price map (parsed on first use; [`Self::warm_up`] does it early).

@@ -19,8 +19,14 @@ pub enum ChildMessage {
     /// Up: a worker accepts connections (a standby worker waits for `activate`), the health
     /// process serves probes.
     Ready { pid: u32 },
-    /// Periodic liveness signal from inside the child's runtime.
-    Heartbeat { in_flight: u64, served: u64 },
+    /// Periodic liveness signal from inside the child's runtime, with the worker's view of its
+    /// database (`connected`, `disconnected`, `schema_behind`; absent without a database).
+    Heartbeat {
+        in_flight: u64,
+        served: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        db: Option<String>,
+    },
     /// The worker served its request budget: the supervisor hands its slot to the standby
     /// worker and then tells it to drain. Until then it keeps serving.
     Recycling { served: u64 },
@@ -57,6 +63,13 @@ pub struct FleetStatus {
     pub ready: u32,
     /// Workers (active, draining or standby) whose heartbeat is fresh.
     pub alive: u32,
+    /// The database as the workers see it: `connected` if any ready worker reaches it, else
+    /// `schema_behind` or `disconnected`; `None` without a database.
+    #[serde(default)]
+    pub db: Option<String>,
+    /// `allow_requests_on_db_unavailable`: readiness stays 200 while the database is down.
+    #[serde(default)]
+    pub allow_requests_on_db_unavailable: bool,
     pub workers: Vec<WorkerStatus>,
 }
 
@@ -150,6 +163,7 @@ mod tests {
         wa.send(&ChildMessage::Heartbeat {
             in_flight: 2,
             served: 9,
+            db: Some("connected".into()),
         })
         .await
         .unwrap();
@@ -161,7 +175,8 @@ mod tests {
             rb.recv::<ChildMessage>().await.unwrap(),
             Some(ChildMessage::Heartbeat {
                 in_flight: 2,
-                served: 9
+                served: 9,
+                db: Some("connected".into()),
             })
         );
         drop(wa);
@@ -187,6 +202,8 @@ mod tests {
                 desired: 2,
                 ready: 2,
                 alive: 3,
+                db: Some("connected".into()),
+                allow_requests_on_db_unavailable: false,
                 workers: Vec::new(),
             },
         };

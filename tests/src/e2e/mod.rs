@@ -1,13 +1,16 @@
 //! End-to-end tests, one file per area of the gateway.
 
+mod admin;
 mod auth;
 mod cli;
 mod errors;
 mod headers;
 mod https;
+mod litellm_db;
 mod logs;
 mod proxy;
 mod routing;
 mod sdk;
+mod spend;
 mod streaming;
 mod supervisor;

@@ -1,30 +1,10 @@
 //! Compatibility with the official `openai` Python SDK (tests/python/test_openai_sdk.py), run
 //! from the SDK test virtualenv that the README's test command creates.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::harness::python::{repo_root, venv_python};
 use crate::harness::{Gateway, MockUpstream, Reply};
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// The SDK virtualenv's python: `HAIMAKER_TEST_VENV/bin/python`, default `<repo>/.venv-test`.
-fn venv_python() -> PathBuf {
-    let venv = std::env::var("HAIMAKER_TEST_VENV")
-        .map_or_else(|_| repo_root().join(".venv-test"), PathBuf::from);
-    let python = venv.join("bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: create the SDK virtualenv with `scripts/test.sh` (or `python3 -m venv .venv-test && .venv-test/bin/pip install -r tests/python/requirements.txt`)",
-        python.display()
-    );
-    python
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_openai_python_sdk_works_against_haimaker() {

@@ -3,6 +3,9 @@
 pub mod client;
 pub mod gateway;
 pub mod mock;
+pub mod pg;
+pub mod pgproxy;
+pub mod python;
 pub mod wait;
 
 pub use client::{Resp, get, post, post_stream, request};

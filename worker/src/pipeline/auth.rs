@@ -1,29 +1,52 @@
-//! Who is calling (reference section 5.1 and 5.2).
+//! Who is calling (reference sections 5.1 to 5.3 and 6).
 //!
 //! The key is read from `Authorization: Bearer`, `api-key` (Azure style), `x-api-key`
 //! (Anthropic style) and the configured `litellm_key_header_name`, and compared with the
-//! master key in constant time. Without a master key the proxy is open, as LiteLLM is.
-//! Virtual keys need the database, which this release does not connect yet.
+//! master key in constant time. Without a master key the proxy is open, as LiteLLM is. Other
+//! `sk-` keys are virtual keys: sha256 -> the key cache -> Postgres.
 
 use haimaker_config::Secret;
 use http::{HeaderMap, HeaderName, StatusCode};
 use subtle::ConstantTimeEq;
 
+use crate::db::{CachedKey, DbLayer, Lookup};
 use crate::error::ProxyError;
 
 /// The authenticated caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Caller {
     /// No master key is configured: everyone is admitted.
     Open,
     /// The master key.
     Admin,
+    /// A virtual key (possibly its last known state while the database is down).
+    Key(CachedKey),
+    /// The database is down, the key is unknown, and `allow_requests_on_db_unavailable` lets it
+    /// through (as LiteLLM's synthetic "failed-to-connect-to-db" key). Holds the key's hash.
+    Unverified(String),
 }
 
-pub fn authenticate(
+impl Caller {
+    /// A proxy admin: the master key, an open proxy, or a key whose user is `proxy_admin`.
+    pub fn is_admin(&self) -> bool {
+        match self {
+            Caller::Open | Caller::Admin => true,
+            Caller::Key(key) => key
+                .record
+                .user
+                .as_ref()
+                .and_then(|u| u.user_role.as_deref())
+                .is_some_and(|role| role == "proxy_admin"),
+            Caller::Unverified(_) => false,
+        }
+    }
+}
+
+pub async fn authenticate(
     headers: &HeaderMap,
     master_key: Option<&Secret>,
     custom_header: Option<&HeaderName>,
+    db: Option<&DbLayer>,
 ) -> Result<Caller, ProxyError> {
     let Some(master_key) = master_key else {
         return Ok(Caller::Open);
@@ -38,15 +61,81 @@ pub fn authenticate(
             abbreviate(key)
         )));
     }
-    Err(ProxyError::new(
-        StatusCode::BAD_REQUEST,
-        "no_db_connection",
-        "No connected db.",
-    )
-    .with_param("None"))
+    let Some(db) = db else {
+        return Err(ProxyError::new(
+            StatusCode::BAD_REQUEST,
+            "no_db_connection",
+            "No connected db.",
+        )
+        .with_param("None"));
+    };
+    let token = haimaker_store::keys::hash_token(key);
+    let short = &token[..12];
+    match db.keys.get(&db.db, &db.ledger, &token).await {
+        Ok(Lookup::Found(found)) => {
+            db.status.reached();
+            Ok(Caller::Key(found))
+        }
+        Ok(Lookup::Stale(found)) => {
+            db.status.unreachable();
+            tracing::warn!(target: "haimaker::auth", key_hash = short, "database unreachable: judging the key on its last known state");
+            Ok(Caller::Key(found))
+        }
+        Ok(Lookup::Missing) => Err(ProxyError::auth(format!(
+            "Authentication Error, Invalid proxy server token passed. Received API Key = {}, Key Hash (Token) ={token}. Unable to find token in cache or `LiteLLM_VerificationTokenTable`",
+            abbreviate(key)
+        ))),
+        Err(e) if e.is_unavailable() => {
+            db.status.unreachable();
+            if db.allow_when_unavailable {
+                tracing::warn!(target: "haimaker::auth", key_hash = short, "database unreachable: letting an unknown key through (allow_requests_on_db_unavailable)");
+                Ok(Caller::Unverified(token))
+            } else {
+                Err(ProxyError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "no_db_connection",
+                    "Service Unavailable, the authentication database is temporarily unreachable. Please retry shortly.",
+                )
+                .with_param("None"))
+            }
+        }
+        Err(e) => Err(ProxyError::internal(format!(
+            "Authentication Error, could not look up the key: {e}"
+        ))),
+    }
 }
 
-fn extract_key<'h>(
+/// LiteLLM's refusal of a non-admin on an admin route (`route_checks.py`).
+pub fn not_admin(caller: &Caller, route: &str) -> ProxyError {
+    let (role, user_id) = match caller {
+        Caller::Key(key) => (
+            key.record
+                .user
+                .as_ref()
+                .and_then(|u| u.user_role.clone())
+                .unwrap_or_else(|| "internal_user".to_string()),
+            key.record.user_id.clone().unwrap_or_default(),
+        ),
+        _ => ("internal_user".to_string(), String::new()),
+    };
+    ProxyError::auth(format!(
+        "Authentication Error, Only proxy admin can be used to generate, delete, update info for new keys/users/teams. Route={route}. Your role={role}. Your user_id={}",
+        mask(&user_id)
+    ))
+}
+
+/// First 6 characters, `*`, last 2 (LiteLLM's newer masking).
+fn mask(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() <= 8 {
+        return id.to_string();
+    }
+    let head: String = chars[..6].iter().collect();
+    let tail: String = chars[chars.len() - 2..].iter().collect();
+    format!("{head}*{tail}")
+}
+
+pub fn extract_key<'h>(
     headers: &'h HeaderMap,
     custom_header: Option<&HeaderName>,
 ) -> Result<&'h str, ProxyError> {
@@ -120,16 +209,27 @@ mod tests {
         h
     }
 
+    fn auth(
+        h: &HeaderMap,
+        master: Option<&Secret>,
+        custom: Option<&HeaderName>,
+    ) -> Result<Caller, ProxyError> {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(authenticate(h, master, custom, None))
+    }
+
     fn master() -> Secret {
         Secret::new("sk-1234")
     }
 
     #[test]
     fn no_master_key_means_open() {
-        assert_eq!(
-            authenticate(&headers(&[]), None, None).unwrap(),
+        assert!(matches!(
+            auth(&headers(&[]), None, None).unwrap(),
             Caller::Open
-        );
+        ));
     }
 
     #[test]
@@ -141,26 +241,25 @@ mod tests {
             headers(&[("api-key", "sk-1234")]),
             headers(&[("x-api-key", "sk-1234")]),
         ] {
-            assert_eq!(authenticate(&h, Some(&m), None).unwrap(), Caller::Admin);
+            assert!(matches!(auth(&h, Some(&m), None).unwrap(), Caller::Admin));
         }
         let custom = HeaderName::from_static("x-my-key");
         let h = headers(&[("x-my-key", "sk-1234")]);
-        assert_eq!(
-            authenticate(&h, Some(&m), Some(&custom)).unwrap(),
+        assert!(matches!(
+            auth(&h, Some(&m), Some(&custom)).unwrap(),
             Caller::Admin
-        );
+        ));
     }
 
     #[test]
     fn failures_have_litellm_messages() {
         let m = master();
-        let err = authenticate(&headers(&[]), Some(&m), None).unwrap_err();
+        let err = auth(&headers(&[]), Some(&m), None).unwrap_err();
         assert_eq!((err.status.as_u16(), err.error_type), (401, "auth_error"));
         assert_eq!(err.message, "Authentication Error, No api key passed in.");
-        let err =
-            authenticate(&headers(&[("authorization", "sk-1234")]), Some(&m), None).unwrap_err();
+        let err = auth(&headers(&[("authorization", "sk-1234")]), Some(&m), None).unwrap_err();
         assert!(err.message.contains("Malformed API Key"), "{}", err.message);
-        let err = authenticate(
+        let err = auth(
             &headers(&[("authorization", "Bearer wrong-key-value")]),
             Some(&m),
             None,
@@ -171,7 +270,7 @@ mod tests {
             !err.message.contains("wrong-key-value"),
             "key must be abbreviated"
         );
-        let err = authenticate(
+        let err = auth(
             &headers(&[("authorization", "Bearer sk-other")]),
             Some(&m),
             None,

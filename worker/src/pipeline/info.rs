@@ -5,7 +5,10 @@ use http::{HeaderValue, Response, StatusCode, header};
 use serde_json::{Map, Value, json};
 
 use super::Body;
+use super::auth::Caller;
+use super::enforce::allows;
 use super::respond::{self, full};
+use crate::db::DbState;
 use crate::error::ProxyError;
 use crate::state::AppState;
 
@@ -16,11 +19,24 @@ fn model_entry(id: &str) -> Value {
     json!({"id": id, "object": "model", "created": CREATED, "owned_by": "openai"})
 }
 
-pub fn models(state: &AppState) -> Response<Body> {
+/// The model groups the caller may use (a key's and its team's model lists apply).
+pub fn models(state: &AppState, caller: &Caller) -> Response<Body> {
+    let allowed = |name: &str| match caller {
+        Caller::Key(key) => {
+            allows(&key.record.models, name, name)
+                && key
+                    .record
+                    .team
+                    .as_ref()
+                    .is_none_or(|t| allows(&t.models, name, name))
+        }
+        _ => true,
+    };
     let data: Vec<Value> = state
-        .router
+        .router()
         .model_names()
         .into_iter()
+        .filter(|name| allowed(name))
         .map(model_entry)
         .collect();
     respond::json(
@@ -30,7 +46,7 @@ pub fn models(state: &AppState) -> Response<Body> {
 }
 
 pub fn model(state: &AppState, id: &str) -> Result<Response<Body>, ProxyError> {
-    if state.router.resolve(id).is_none() {
+    if state.router().resolve(id).is_none() {
         return Err(
             ProxyError::not_found(format!("The model `{id}` does not exist")).with_param("model"),
         );
@@ -45,7 +61,7 @@ pub fn model(state: &AppState, id: &str) -> Result<Response<Body>, ProxyError> {
 /// crate) and its model info, completed from the price map as LiteLLM does.
 pub fn model_info(state: &AppState) -> Response<Body> {
     let data: Vec<Value> = state
-        .router
+        .router()
         .deployments()
         .iter()
         .map(|d| {
@@ -67,7 +83,7 @@ pub fn model_info(state: &AppState) -> Response<Body> {
                 info.insert(k.clone(), v.clone());
             }
             info.insert("id".into(), Value::String(d.id.clone()));
-            info.insert("db_model".into(), Value::Bool(false));
+            info.entry("db_model").or_insert(Value::Bool(false));
             info.insert(
                 "input_cost_per_token".into(),
                 json!(target.prices.input_cost_per_token),
@@ -103,20 +119,30 @@ pub fn liveness(state: &AppState) -> Response<Body> {
     respond::json(StatusCode::OK, Bytes::from_static(b"\"I'm alive!\""))
 }
 
-/// The reference's readiness body; 503 from the first moment of a drain.
+/// The reference's readiness body; 503 from the first moment of a drain, while the schema is
+/// behind, and while the database is unreachable unless `allow_requests_on_db_unavailable`.
 pub fn readiness(state: &AppState) -> Response<Body> {
     let draining = state.counters.is_draining();
+    let (db, db_blocks) = match &state.db {
+        None => ("Not connected", false),
+        Some(layer) => match layer.status.get() {
+            DbState::Connected => ("connected", false),
+            DbState::Disconnected => ("disconnected", !layer.allow_when_unavailable),
+            DbState::SchemaBehind => ("schema_behind", true),
+        },
+    };
+    let healthy = !draining && !db_blocks;
     let body = json!({
-        "status": if draining { "unhealthy" } else { "healthy" },
-        "db": "Not connected",
+        "status": if healthy { "healthy" } else { "unhealthy" },
+        "db": db,
         "cache": null,
         "litellm_version": env!("CARGO_PKG_VERSION"),
         "success_callbacks": [],
     });
-    let status = if draining {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
+    let status = if healthy {
         StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     };
     respond::json(status, Bytes::from(body.to_string()))
 }

@@ -10,14 +10,17 @@ use std::time::Duration;
 
 use haimaker_openai::Usage;
 use haimaker_pricing::TokenUsage;
-use haimaker_router::{Deployment, ErrorClass, Group, NoHealthyDeployment, Target};
+use haimaker_router::{Deployment, ErrorClass, Group, NoHealthyDeployment, Router, Target};
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
 
 use super::attempt::{self, Attempted, Reply};
+use super::auth::Caller;
+use super::charge::{Billed, Charge};
+use super::enforce::{self, Admission};
 use super::request::LlmRequest;
 use super::respond::{self, CallReport};
-use super::stream::SseRelay;
+use super::stream::{OnFinish, SseRelay, StreamOutcome};
 use super::{Body, RequestCtx, mock};
 use crate::error::ProxyError;
 use crate::state::{AppState, InFlight};
@@ -31,6 +34,7 @@ struct Done {
     timeout: Duration,
     retries: u32,
     fallbacks: u32,
+    max_fallbacks: u32,
 }
 
 /// A request that got none.
@@ -47,8 +51,11 @@ pub async fn serve(
     ctx: &RequestCtx,
     request: LlmRequest,
     in_flight: InFlight,
+    caller: &Caller,
 ) -> Result<Response<Body>, ProxyError> {
-    let Some(group) = state.router.resolve(&request.model) else {
+    let router = state.router();
+    let router = router.as_ref();
+    let Some(group) = router.resolve(&request.model) else {
         return Err(ProxyError::bad_request(format!(
             "{}: Invalid model name passed in model={}. Call `/v1/models` to view available models for your key.",
             request.call.route_name(),
@@ -56,38 +63,59 @@ pub async fn serve(
         ))
         .with_param("model"));
     };
-    match route_call(state, &request, group).await {
-        Ok(done) => Ok(respond_success(state, ctx, &request, done, in_flight)),
-        Err(failed) => Err(with_failure_headers(state, failed)),
+    let admission = enforce::admit(
+        caller,
+        state.db.as_deref(),
+        &request.model,
+        group.name,
+        state.default_key_parallel,
+    )?;
+    let charge = Charge::new(state.db.as_ref(), ctx, caller, &request);
+    match route_call(state, router, &request, group).await {
+        Ok(done) => Ok(respond_success(
+            state, ctx, &request, done, in_flight, admission, charge,
+        )),
+        Err(failed) => {
+            if let Some(charge) = charge {
+                let model_id = failed.deployment.as_ref().map_or("", |d| d.id.as_str());
+                charge.failure(&failed.error, &failed.group, model_id);
+            }
+            let mut err = with_failure_headers(state, failed);
+            if let Some(remaining) = &admission.remaining {
+                err.headers.extend(enforce::ratelimit_headers(remaining));
+            }
+            Err(err)
+        }
     }
 }
 
 async fn route_call(
     state: &AppState,
+    router: &Router,
     request: &LlmRequest,
     first: Group<'_>,
 ) -> Result<Done, Failed> {
     let mut retries = 0;
-    let first_failure = match try_group(state, request, &first, true, &mut retries).await {
+    let first_failure = match try_group(state, router, request, &first, true, &mut retries).await {
         Ok(done) => return Ok(done),
         Err(failed) => failed,
     };
     let Some(class) = first_failure.error.class else {
         return Err(first_failure);
     };
-    let policy = state.router.policy();
+    let policy = router.policy();
     let groups = policy.fallbacks_for(first.name, class.into(), request.fallbacks.as_deref());
     if groups.is_empty() {
         return Err(first_failure);
     }
     let mut fallbacks = 0;
     for name in &groups {
-        let Some(group) = state.router.resolve(name) else {
+        let Some(group) = router.resolve(name) else {
             tracing::warn!(target: "haimaker::router", fallback = %name, "fallback model group does not exist");
             continue;
         };
         fallbacks += 1;
-        if let Ok(mut done) = try_group(state, request, &group, false, &mut retries).await {
+        if let Ok(mut done) = try_group(state, router, request, &group, false, &mut retries).await {
             done.fallbacks = fallbacks;
             return Ok(done);
         }
@@ -105,12 +133,13 @@ async fn route_call(
 /// Tries the deployments of one group, with the router's retries.
 async fn try_group(
     state: &AppState,
+    router: &Router,
     request: &LlmRequest,
     group: &Group<'_>,
     original: bool,
     retries: &mut u32,
 ) -> Result<Done, Failed> {
-    let policy = state.router.policy();
+    let policy = router.policy();
     let base_retries = request.num_retries.unwrap_or(policy.num_retries);
     let request_timeout = if request.stream {
         request.stream_timeout.or(request.timeout)
@@ -121,7 +150,7 @@ async fn try_group(
     let mut last: Option<Failed> = None;
     let mut attempt_no = 0u32;
     loop {
-        let deployment = match state.router.pick(group, &tried, &mut rand::rng()) {
+        let deployment = match router.pick(group, &tried, &mut rand::rng()) {
             Ok(d) => d,
             Err(none) => {
                 return Err(last.unwrap_or_else(|| Failed {
@@ -152,7 +181,7 @@ async fn try_group(
         };
         match result {
             Ok(attempted) => {
-                state.router.record_success(&deployment);
+                router.record_success(&deployment);
                 return Ok(Done {
                     attempted,
                     deployment,
@@ -161,12 +190,13 @@ async fn try_group(
                     timeout,
                     retries: *retries,
                     fallbacks: 0,
+                    max_fallbacks: policy.max_fallbacks,
                 });
             }
             Err(error) => {
                 let mut allowed = 0;
                 if let Some(class) = error.class {
-                    if let Some(cooldown) = state.router.record_failure(&deployment, class) {
+                    if let Some(cooldown) = router.record_failure(&deployment, class) {
                         tracing::warn!(
                             target: "haimaker::router",
                             deployment = %deployment.id,
@@ -190,7 +220,7 @@ async fn try_group(
                 if attempt_no >= allowed {
                     return Err(failed);
                 }
-                let other = state.router.has_other_healthy(group, deployment.index);
+                let other = router.has_other_healthy(group, deployment.index);
                 let delay = policy.retry_delay(attempt_no, other, retry_after, rand::random());
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;
@@ -246,6 +276,8 @@ fn respond_success(
     request: &LlmRequest,
     done: Done,
     in_flight: InFlight,
+    admission: Admission,
+    charge: Option<Charge>,
 ) -> Response<Body> {
     let Done {
         attempted,
@@ -255,6 +287,7 @@ fn respond_success(
         timeout,
         retries,
         fallbacks,
+        max_fallbacks,
     } = done;
     let mut report = CallReport {
         model_id: Some(&deployment.id),
@@ -265,16 +298,35 @@ fn respond_success(
         upstream: attempted.upstream_time,
         attempted_retries: retries,
         attempted_fallbacks: fallbacks,
-        max_fallbacks: Some(state.router.policy().max_fallbacks),
+        max_fallbacks: Some(max_fallbacks),
         timeout: Some(timeout),
     };
+    let billed = Billed {
+        model: &target.provider_model,
+        model_id: &deployment.id,
+        model_group: &group,
+        provider: target.provider.name,
+        api_base: target.api_base.as_deref().unwrap_or(""),
+    };
+    let Admission {
+        permit,
+        remaining,
+        key_spend,
+        key_max_budget,
+        ..
+    } = admission;
     let mut response = match attempted.reply {
         Reply::Json {
             headers,
             body,
             usage,
         } => {
-            report.response_cost = Some(cost(&target, usage.as_ref()));
+            let call_cost = cost(&target, usage.as_ref());
+            report.response_cost = Some(call_cost);
+            if let Some(charge) = charge {
+                charge.success(&billed, usage.as_ref(), call_cost, None);
+            }
+            drop(permit);
             let mut response = respond::json(StatusCode::OK, body);
             append_provider_headers(&mut response, &headers);
             response
@@ -283,7 +335,16 @@ fn respond_success(
             // Nothing was called: there is no upstream base to report.
             report.api_base = None;
             let model = target.provider_model.as_str();
-            report.response_cost = Some(cost(&target, Some(&mock::MOCK_USAGE)));
+            let call_cost = cost(&target, Some(&mock::MOCK_USAGE));
+            report.response_cost = Some(call_cost);
+            if let Some(charge) = charge {
+                let local = Billed {
+                    api_base: "",
+                    ..billed.clone()
+                };
+                charge.success(&local, Some(&mock::MOCK_USAGE), call_cost, None);
+            }
+            drop(permit);
             if request.stream {
                 sse_response(respond::full(mock::stream(
                     request.call,
@@ -312,13 +373,29 @@ fn respond_success(
             idle,
         } => {
             let describe = format!("(model group `{}`, deployment {})", group, deployment.id);
+            // The stream is charged when it ends (its usage arrives last); the key's parallel
+            // slot is held until then.
+            let on_finish: Option<OnFinish> = charge.map(|charge| {
+                let target = target.clone();
+                let owned = OwnedBilled::from(&billed);
+                Box::new(move |outcome: StreamOutcome| {
+                    let _permit = permit;
+                    let call_cost = cost(&target, outcome.usage.as_ref());
+                    charge.success(
+                        &owned.as_billed(),
+                        outcome.usage.as_ref(),
+                        call_cost,
+                        outcome.first_byte,
+                    );
+                }) as OnFinish
+            });
             let relay = SseRelay::new(
                 body,
                 idle,
                 !request.include_usage,
                 describe,
                 Some(in_flight),
-                None,
+                on_finish,
             );
             let mut response = sse_response(relay.boxed_unsync());
             append_provider_headers(&mut response, &headers);
@@ -327,7 +404,61 @@ fn respond_success(
     };
     report.total = ctx.start.elapsed();
     report.apply(response.headers_mut(), &state.version);
+    let headers = response.headers_mut();
+    if let Some(spend) = key_spend {
+        let spend = spend + report.response_cost.unwrap_or(0.0);
+        if let Ok(v) = HeaderValue::from_str(&spend.to_string()) {
+            headers.insert("x-litellm-key-spend", v);
+        }
+    }
+    if let Some(max) = key_max_budget
+        && let Ok(v) = HeaderValue::from_str(&max.to_string())
+    {
+        headers.insert("x-litellm-key-max-budget", v);
+    }
+    if let Some(remaining) = &remaining {
+        for (name, value) in enforce::ratelimit_headers(remaining) {
+            headers.insert(name, value);
+        }
+    }
     response
+}
+
+/// [`Billed`] with owned strings, for a stream's completion callback.
+struct OwnedBilled {
+    model: String,
+    model_id: String,
+    model_group: String,
+    provider: &'static str,
+    api_base: String,
+}
+
+impl OwnedBilled {
+    fn from(b: &Billed<'_>) -> Self {
+        Self {
+            model: b.model.to_string(),
+            model_id: b.model_id.to_string(),
+            model_group: b.model_group.to_string(),
+            provider: "",
+            api_base: b.api_base.to_string(),
+        }
+        .with_provider(b.provider)
+    }
+
+    fn with_provider(mut self, provider: &str) -> Self {
+        self.provider = haimaker_router::provider::by_name(provider).map_or("openai", |p| p.name);
+        self
+    }
+
+    fn as_billed(&self) -> Billed<'_> {
+        Billed {
+            model: &self.model,
+            model_id: &self.model_id,
+            model_group: &self.model_group,
+            provider: self.provider,
+            api_base: &self.api_base,
+        }
+    }
 }
 
 fn sse_response(body: Body) -> Response<Body> {

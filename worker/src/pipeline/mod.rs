@@ -13,11 +13,15 @@
 //!
 //! ARCHITECTURE.md ("One request") has the same chart.
 
+mod admin;
 mod attempt;
 mod auth;
+mod charge;
+mod enforce;
 mod info;
 mod llm;
 mod mock;
+mod models_admin;
 mod request;
 mod respond;
 mod route;
@@ -35,7 +39,7 @@ use hyper::body::Incoming;
 
 use crate::error::ProxyError;
 use crate::state::{AppState, InFlight};
-pub use route::{Endpoint, route};
+pub use route::{AdminRoute, Endpoint, route};
 
 /// Every response body the worker produces.
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -45,6 +49,9 @@ pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 pub struct RequestCtx {
     pub call_id: String,
     pub start: Instant,
+    /// Wall-clock start, for spend logs.
+    pub started_at: std::time::SystemTime,
+    pub peer: Option<SocketAddr>,
 }
 
 /// The service function: never fails, every error becomes a response.
@@ -57,6 +64,8 @@ pub async fn handle(
     let ctx = RequestCtx {
         call_id: call_id(&req),
         start: Instant::now(),
+        started_at: std::time::SystemTime::now(),
+        peer,
     };
     let method = req.method().clone();
     let version = req.version();
@@ -104,13 +113,17 @@ async fn dispatch(
     req: Request<Incoming>,
     in_flight: InFlight,
 ) -> Result<Response<Body>, ProxyError> {
-    if endpoint.requires_auth() {
+    let caller = if endpoint.requires_auth() {
         auth::authenticate(
             req.headers(),
             state.master_key.as_ref(),
             state.key_header.as_ref(),
-        )?;
-    }
+            state.db.as_deref(),
+        )
+        .await?
+    } else {
+        auth::Caller::Open
+    };
     match endpoint {
         Endpoint::Llm { call, path_model } => {
             let (parts, body) = req.into_parts();
@@ -124,9 +137,40 @@ async fn dispatch(
                 );
             }
             let request = request::parse(call, path_model, &parts.headers, &bytes)?;
-            llm::serve(state, ctx, request, in_flight).await
+            llm::serve(state, ctx, request, in_flight, &caller).await
         }
-        Endpoint::Models => Ok(info::models(state)),
+        Endpoint::Admin {
+            route:
+                route @ (AdminRoute::ModelNew | AdminRoute::ModelUpdate | AdminRoute::ModelDelete),
+            ..
+        } => {
+            let (parts, body) = req.into_parts();
+            let body = request::read_body(body, &parts.headers, state.max_request_bytes).await?;
+            models_admin::handle(state, &caller, route, &body).await
+        }
+        Endpoint::Admin { route, key } => {
+            let caller_key = auth::extract_key(req.headers(), state.key_header.as_ref())
+                .ok()
+                .map(str::to_string);
+            let method = req.method().clone();
+            let query = req.uri().query().map(str::to_string);
+            let (parts, body) = req.into_parts();
+            let body = request::read_body(body, &parts.headers, state.max_request_bytes).await?;
+            admin::handle(
+                state,
+                &caller,
+                admin::AdminRequest {
+                    route,
+                    path_key: key,
+                    method: &method,
+                    query: query.as_deref(),
+                    body,
+                    caller_key,
+                },
+            )
+            .await
+        }
+        Endpoint::Models => Ok(info::models(state, &caller)),
         Endpoint::Model(id) => info::model(state, &id),
         Endpoint::ModelInfo => Ok(info::model_info(state)),
         Endpoint::Liveness => Ok(info::liveness(state)),

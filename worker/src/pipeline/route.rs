@@ -30,8 +30,80 @@ impl CallType {
     }
 }
 
+/// The management endpoints (reference section 4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminRoute {
+    KeyGenerate,
+    KeyInfo,
+    KeyUpdate,
+    KeyDelete,
+    KeyList,
+    KeyRegenerate,
+    KeyBlock,
+    KeyUnblock,
+    UserNew,
+    UserInfo,
+    UserUpdate,
+    UserDelete,
+    UserList,
+    TeamNew,
+    TeamInfo,
+    TeamUpdate,
+    TeamDelete,
+    TeamList,
+    TeamMemberAdd,
+    TeamMemberDelete,
+    SpendLogs,
+    ModelNew,
+    ModelUpdate,
+    ModelDelete,
+}
+
+impl AdminRoute {
+    /// The route's path as LiteLLM names it in messages.
+    pub fn path(self) -> &'static str {
+        ADMIN_ROUTES
+            .iter()
+            .find(|(_, _, r)| *r == self)
+            .map_or("", |(path, _, _)| path)
+    }
+}
+
+/// Path, method, route. `/key/{key}/regenerate` is matched separately.
+const ADMIN_ROUTES: &[(&str, &str, AdminRoute)] = &[
+    ("/key/generate", "POST", AdminRoute::KeyGenerate),
+    ("/key/info", "GET", AdminRoute::KeyInfo),
+    ("/key/update", "POST", AdminRoute::KeyUpdate),
+    ("/key/delete", "POST", AdminRoute::KeyDelete),
+    ("/key/list", "GET", AdminRoute::KeyList),
+    ("/key/regenerate", "POST", AdminRoute::KeyRegenerate),
+    ("/key/block", "POST", AdminRoute::KeyBlock),
+    ("/key/unblock", "POST", AdminRoute::KeyUnblock),
+    ("/user/new", "POST", AdminRoute::UserNew),
+    ("/user/info", "GET", AdminRoute::UserInfo),
+    ("/user/update", "POST", AdminRoute::UserUpdate),
+    ("/user/delete", "POST", AdminRoute::UserDelete),
+    ("/user/list", "GET", AdminRoute::UserList),
+    ("/team/new", "POST", AdminRoute::TeamNew),
+    ("/team/info", "GET", AdminRoute::TeamInfo),
+    ("/team/update", "POST", AdminRoute::TeamUpdate),
+    ("/team/delete", "POST", AdminRoute::TeamDelete),
+    ("/team/list", "GET", AdminRoute::TeamList),
+    ("/team/member_add", "POST", AdminRoute::TeamMemberAdd),
+    ("/team/member_delete", "POST", AdminRoute::TeamMemberDelete),
+    ("/spend/logs", "GET", AdminRoute::SpendLogs),
+    ("/model/new", "POST", AdminRoute::ModelNew),
+    ("/model/update", "POST", AdminRoute::ModelUpdate),
+    ("/model/delete", "POST", AdminRoute::ModelDelete),
+];
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
+    /// A management endpoint; `key` is the path key of `/key/{key}/regenerate`.
+    Admin {
+        route: AdminRoute,
+        key: Option<String>,
+    },
     /// An LLM call; `path_model` comes from `/engines/{model}/...` or
     /// `/openai/deployments/{model}/...` and overrides the body's `model`.
     Llm {
@@ -57,7 +129,7 @@ impl Endpoint {
     pub fn requires_auth(&self) -> bool {
         matches!(
             self,
-            Self::Llm { .. } | Self::Models | Self::Model(_) | Self::ModelInfo
+            Self::Llm { .. } | Self::Models | Self::Model(_) | Self::ModelInfo | Self::Admin { .. }
         )
     }
 }
@@ -75,6 +147,9 @@ pub fn route(method: &Method, path: &str) -> Endpoint {
         } else {
             Endpoint::WrongMethod { allow: "POST" }
         };
+    }
+    if let Some(endpoint) = admin_route(method, path) {
+        return endpoint;
     }
     let get_only = |endpoint: Endpoint| {
         if method == Method::GET || method == Method::HEAD {
@@ -105,6 +180,34 @@ pub fn route(method: &Method, path: &str) -> Endpoint {
             }
         }
     }
+}
+
+fn admin_route(method: &Method, path: &str) -> Option<Endpoint> {
+    if let Some(key) = path
+        .strip_prefix("/key/")
+        .and_then(|rest| rest.strip_suffix("/regenerate"))
+        .filter(|k| !k.is_empty() && !k.contains('/'))
+    {
+        return Some(if method == Method::POST {
+            Endpoint::Admin {
+                route: AdminRoute::KeyRegenerate,
+                key: Some(percent_decode(key)),
+            }
+        } else {
+            Endpoint::WrongMethod { allow: "POST" }
+        });
+    }
+    let (_, allowed, route) = ADMIN_ROUTES.iter().find(|(p, _, _)| *p == path)?;
+    Some(if method.as_str() == *allowed {
+        Endpoint::Admin {
+            route: *route,
+            key: None,
+        }
+    } else if *allowed == "GET" {
+        Endpoint::WrongMethod { allow: "GET" }
+    } else {
+        Endpoint::WrongMethod { allow: "POST" }
+    })
 }
 
 fn llm_route(path: &str) -> Option<(CallType, Option<String>)> {
@@ -234,5 +337,45 @@ mod tests {
         );
         assert!(!route(&g, "/health/readiness").requires_auth());
         assert!(route(&g, "/v1/models").requires_auth());
+        assert!(route(&Method::POST, "/key/generate").requires_auth());
+        assert!(route(&Method::POST, "/model/new").requires_auth());
+    }
+
+    #[test]
+    fn admin_routes() {
+        let p = Method::POST;
+        assert_eq!(
+            route(&p, "/key/generate"),
+            Endpoint::Admin {
+                route: AdminRoute::KeyGenerate,
+                key: None
+            }
+        );
+        assert_eq!(
+            route(&Method::GET, "/key/info"),
+            Endpoint::Admin {
+                route: AdminRoute::KeyInfo,
+                key: None
+            }
+        );
+        assert_eq!(
+            route(&Method::GET, "/key/generate"),
+            Endpoint::WrongMethod { allow: "POST" }
+        );
+        assert_eq!(
+            route(&p, "/key/sk-abc/regenerate"),
+            Endpoint::Admin {
+                route: AdminRoute::KeyRegenerate,
+                key: Some("sk-abc".into())
+            }
+        );
+        assert_eq!(
+            route(&Method::GET, "/spend/logs"),
+            Endpoint::Admin {
+                route: AdminRoute::SpendLogs,
+                key: None
+            }
+        );
+        assert_eq!(AdminRoute::TeamMemberAdd.path(), "/team/member_add");
     }
 }

@@ -26,6 +26,8 @@ use crate::state::InFlight;
 pub struct StreamOutcome {
     pub usage: Option<Usage>,
     pub completed: bool,
+    /// When the first event was forwarded.
+    pub first_byte: Option<std::time::SystemTime>,
 }
 
 pub type OnFinish = Box<dyn FnOnce(StreamOutcome) + Send>;
@@ -122,6 +124,9 @@ impl Body for SseRelay {
         let this = self.get_mut();
         loop {
             if let Some(bytes) = this.ready.pop_front() {
+                if this.outcome.first_byte.is_none() {
+                    this.outcome.first_byte = Some(std::time::SystemTime::now());
+                }
                 return Poll::Ready(Some(Ok(Frame::data(bytes))));
             }
             if this.finished {

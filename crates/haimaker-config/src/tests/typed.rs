@@ -318,10 +318,19 @@ router_settings:
     assert_eq!(config.router_settings.redis_port, Some(6379));
     assert_eq!(config.litellm_settings.default_team_settings.len(), 1);
     assert!(
+        !loaded
+            .not_implemented
+            .iter()
+            .any(|k| k == "general_settings.database_url"),
+        "the database is implemented"
+    );
+    assert!(
         loaded
             .not_implemented
             .iter()
-            .any(|k| k == "general_settings.database_url")
+            .any(|k| k == "router_settings.redis_host"),
+        "{:?}",
+        loaded.not_implemented
     );
 }
 
