@@ -114,8 +114,15 @@ async fn wait_for_spend(db: &TestDb, api_key_hash: &str, rows: i64) {
 async fn a_key_with_a_budget_is_charged_and_then_stopped() {
     let db = TestDb::create().await;
     let gw = gateway(&db.url, "  proxy_batch_write_at: 0.2\n").start();
-    let key = "sk-budget-key-0001";
-    insert_key(&db, key, "max_budget=25;models=ARRAY['priced']").await;
+    let generated = post(
+        &gw.url("/key/generate"),
+        &[("authorization", "Bearer sk-master")],
+        json!({"max_budget": 25, "models": ["priced"], "key_alias": "budgeted"}).to_string(),
+    )
+    .await;
+    assert_eq!(generated.status, 200, "{}", generated.text());
+    let key = generated.json()["key"].as_str().unwrap().to_string();
+    let key = key.as_str();
 
     let first = chat(&gw, key, "priced").await;
     assert_eq!(first.status, 200, "{}", first.text());
@@ -178,6 +185,45 @@ async fn a_key_with_a_budget_is_charged_and_then_stopped() {
         .unwrap()
         .get(0);
     assert_eq!(end_user, 3.0 * COST);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn haimaker_migrate_prepares_the_schema_and_a_behind_schema_is_never_ready() {
+    let db = TestDb::create().await;
+    // DISABLE_SCHEMA_UPDATE on an empty database: serving, but never ready, and the log says why.
+    let gw = gateway(&db.url, "").env("DISABLE_SCHEMA_UPDATE", "true").start();
+    let line = gw
+        .output
+        .wait_for(DEADLINE, |l| l.contains("schema is behind"))
+        .expect("a log line names what is missing");
+    assert!(line.contains("LiteLLM_VerificationToken"), "{line}");
+    let ready = get(&gw.url("/health/readiness"), &[]).await;
+    assert_eq!(ready.status, 503, "{}", ready.text());
+    assert_eq!(ready.json()["db"], "schema_behind");
+    // The migration job, then the same pod becomes ready without a restart.
+    let (status, out) = Gateway::builder_without_config()
+        .without_default_addr()
+        .without_num_workers()
+        .arg("migrate")
+        .env("DATABASE_URL", db.url.clone())
+        .run_to_exit();
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert!(out.contains("applied 3 database migrations"), "{out}");
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while get(&gw.url("/health/readiness"), &[]).await.status != 200 {
+        assert!(std::time::Instant::now() < deadline, "never ready after the migration");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, out) = Gateway::builder(&config(""))
+        .arg("--skip_server_startup")
+        .env("DATABASE_URL", db.url.clone())
+        .run_to_exit();
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert!(out.contains("schema is current") && !out.contains("running on"), "{out}");
+    let (status, out) = Gateway::builder(&config(""))
+        .env("DATABASE_URL", "postgres://u@h:notaport/db")
+        .run_to_exit();
+    assert_eq!(status.code(), Some(64), "a bad database URL is a config error: {out}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
