@@ -337,7 +337,7 @@ pub(crate) static ROUTER_SETTINGS: Section = Section {
         done("content_policy_fallbacks", Fallbacks),
         done("default_fallbacks", StrList),
         done("model_group_alias", AliasMap),
-        later("routing_strategy_args", Map),
+        done("routing_strategy_args", Map),
         later("redis_host", Str),
         later("redis_port", U16),
         later("redis_password", Secret),

@@ -1,6 +1,7 @@
 //! A deployment as the router uses it: one `model_list` entry with its provider, credentials,
 //! timeouts and prices resolved once at start-up.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -12,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::health::Health;
 use crate::provider::{Provider, Wire, split_model};
+use crate::strategy::Stats;
 
 /// One deployment, resolved.
 #[derive(Debug)]
@@ -46,6 +48,8 @@ pub struct Deployment {
     pub config: DeploymentConfig,
     /// Failure counters and cooldown state.
     pub health: Health,
+    /// In-flight calls, usage, latency samples and routing cost, for the strategies.
+    pub(crate) stats: Stats,
     /// The target of a deployment that is not a wildcard, resolved on first use (so building a
     /// router never waits for the price map).
     fixed_target: OnceLock<Target>,
@@ -121,6 +125,7 @@ impl Deployment {
                 .or(config.model_info.output_cost_per_token),
             config: config.clone(),
             health: Health::default(),
+            stats: Stats::default(),
             fixed_target: OnceLock::new(),
         })
     }
@@ -142,13 +147,18 @@ impl Deployment {
             .clone()
     }
 
-    fn resolve_target(&self, requested: &str, prices: &PriceMap) -> Target {
-        let model = match crate::wildcard::capture(&self.model_name, requested) {
+    /// `litellm_params.model` for a call for `requested`, the wildcard capture substituted.
+    pub(crate) fn call_model<'s>(&'s self, requested: &str) -> Cow<'s, str> {
+        match crate::wildcard::capture(&self.model_name, requested) {
             Some(captured) if self.litellm_model.contains('*') => {
-                self.litellm_model.replacen('*', captured, 1)
+                Cow::Owned(self.litellm_model.replacen('*', captured, 1))
             }
-            _ => self.litellm_model.clone(),
-        };
+            _ => Cow::Borrowed(&self.litellm_model),
+        }
+    }
+
+    fn resolve_target(&self, requested: &str, prices: &PriceMap) -> Target {
+        let model = self.call_model(requested);
         let (provider, provider_model) = split_model(&model, self.custom_llm_provider.as_deref());
         let api_base = self
             .api_base

@@ -1,8 +1,12 @@
-//! Per-deployment failure counting and cooldown state (within one process).
+//! Per-deployment failure counting and cooldown state.
 //!
 //! Counters live in a one-minute window, as LiteLLM's do: a deployment is judged on how it did
-//! this minute. The cooldown deadline is an atomic so the hot path (is it cooling?) takes no
+//! this minute. The cooldown deadlines are atomics so the hot path (is it cooling?) takes no
 //! lock; the window takes an uncontended mutex once per call outcome.
+//!
+//! Two deadlines: the cooldown this process started, and the one other instances reported
+//! (LiteLLM shares `deployment:<id>:cooldown` through Redis; the worker feeds those in). A
+//! deployment is cooling while either is in the future.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +18,8 @@ use crate::policy::ErrorClass;
 pub struct Health {
     /// Milliseconds since the router's epoch until which the deployment is cooling; 0 = not.
     cooling_until_ms: AtomicU64,
+    /// The same, as reported by other instances (replaced on every report).
+    shared_cooling_until_ms: AtomicU64,
     window: Mutex<Window>,
 }
 
@@ -27,14 +33,29 @@ pub(crate) struct Window {
 }
 
 impl Health {
-    pub fn is_cooling(&self, now_ms: u64) -> bool {
-        self.cooling_until_ms.load(Ordering::Relaxed) > now_ms
+    fn until_ms(&self) -> u64 {
+        self.cooling_until_ms
+            .load(Ordering::Relaxed)
+            .max(self.shared_cooling_until_ms.load(Ordering::Relaxed))
     }
 
-    /// Remaining cooldown, if cooling.
+    pub fn is_cooling(&self, now_ms: u64) -> bool {
+        self.until_ms() > now_ms
+    }
+
+    /// Remaining cooldown (local or shared, whichever ends later), if cooling.
     pub fn cooling_for(&self, now_ms: u64) -> Option<Duration> {
-        let until = self.cooling_until_ms.load(Ordering::Relaxed);
+        let until = self.until_ms();
         (until > now_ms).then(|| Duration::from_millis(until - now_ms))
+    }
+
+    /// Replaces the cooldown reported by other instances: cooling for `remaining` from
+    /// `now_ms`, or not at all for `None`.
+    pub(crate) fn set_shared_cooldown(&self, now_ms: u64, remaining: Option<Duration>) {
+        let until = remaining.map_or(0, |r| {
+            now_ms.saturating_add(r.as_millis().try_into().unwrap_or(u64::MAX))
+        });
+        self.shared_cooling_until_ms.store(until, Ordering::Relaxed);
     }
 
     pub(crate) fn start_cooldown(&self, now_ms: u64, duration: Duration) {
