@@ -38,6 +38,10 @@ pub struct AppState {
     pub default_key_parallel: Option<u32>,
     /// Stored models (`store_model_in_db`).
     pub models: Option<crate::models::ModelStore>,
+    /// Redis, when one is configured: the response cache, limits and budgets across workers
+    /// and instances, shared routing state, key-cache invalidation. Every use falls back to
+    /// per-process behaviour while it is down.
+    pub redis: Option<haimaker_cache::Redis>,
 }
 
 /// Request counters and lifecycle flags, read by the heartbeat, by recycling and by the
@@ -110,6 +114,18 @@ impl AppState {
             .map(Arc::new);
         let models =
             crate::models::ModelStore::new(config, master_key.as_ref().map(Secret::expose), env);
+        let redis = haimaker_cache::settings(config, env).and_then(|settings| {
+            match haimaker_cache::Redis::new(&settings) {
+                Ok(redis) => {
+                    tracing::info!(target: "haimaker::redis", address = %settings.display_address(), source = settings.source, "using redis");
+                    Some(redis)
+                }
+                Err(e) => {
+                    tracing::error!(target: "haimaker::redis", error = %e, "redis is not used");
+                    None
+                }
+            }
+        });
         Ok(Self {
             router: arc_swap::ArcSwap::from_pointee(Router::new(config, env)),
             // LiteLLM: `general_settings.master_key`, else the LITELLM_MASTER_KEY variable.
@@ -131,6 +147,7 @@ impl AppState {
             counters: Arc::default(),
             models,
             db,
+            redis,
             default_key_parallel: general.max_parallel_requests,
         })
     }

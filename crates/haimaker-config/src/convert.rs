@@ -137,13 +137,8 @@ impl<'a> Obj<'a> {
     }
 }
 
-/// Builds the typed config from the merged walk. `not_implemented` gets the routing strategy
-/// when it is one haimaker does not implement yet.
-pub(crate) fn build(
-    merged: &Merged,
-    environment_variables: BTreeMap<String, String>,
-    not_implemented: &mut Vec<String>,
-) -> Config {
+/// Builds the typed config from the merged walk.
+pub(crate) fn build(merged: &Merged, environment_variables: BTreeMap<String, String>) -> Config {
     let section = |name: &str| {
         merged
             .section(name)
@@ -153,7 +148,7 @@ pub(crate) fn build(
     };
     let credential_list = credentials(&merged.credential_list);
     let model_list = deployments(&merged.model_list, &merged.credential_list);
-    let router_settings = router(section("router_settings"), not_implemented);
+    let router_settings = router(section("router_settings"));
     Config {
         model_list,
         general_settings: general(section("general_settings")),
@@ -290,17 +285,11 @@ fn routing_strategy(name: &str) -> RoutingStrategy {
     }
 }
 
-fn router(o: Obj<'_>, not_implemented: &mut Vec<String>) -> RouterSettings {
+fn router(o: Obj<'_>) -> RouterSettings {
     let strategy = o
         .str("routing_strategy")
         .map(|s| routing_strategy(&s))
         .unwrap_or_default();
-    if strategy != RoutingStrategy::SimpleShuffle {
-        not_implemented.push(format!(
-            "router_settings.routing_strategy={} (not implemented yet; simple-shuffle is used)",
-            strategy.as_str()
-        ));
-    }
     let retry = o.obj("retry_policy").unwrap_or_else(Obj::empty);
     let fails = o.obj("allowed_fails_policy").unwrap_or_else(Obj::empty);
     let (model_group_alias, hidden_model_group_aliases) = o.aliases("model_group_alias");

@@ -97,8 +97,7 @@ impl Vars for Layered<'_> {
 pub struct Loaded {
     pub config: Config,
     /// Key paths (and a short reason) that LiteLLM knows but haimaker does not implement yet,
-    /// e.g. "general_settings.alerting",
-    /// "router_settings.routing_strategy=least-busy (not implemented yet; simple-shuffle is used)".
+    /// e.g. "general_settings.alerting".
     /// Only keys set in the file (to something other than LiteLLM's default) are listed; a key
     /// set on several deployments is listed once as `model_list[*]....`.
     pub not_implemented: Vec<String>,

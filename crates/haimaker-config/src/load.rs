@@ -78,7 +78,7 @@ fn finish(tree: &SourceFile, vars: &dyn Vars, mut sink: Sink) -> Result<Loaded, 
     };
     let mut not_implemented = Vec::new();
     let merged = merge(tree, &vars, &mut sink, &mut not_implemented);
-    let config = convert::build(&merged, environment_variables, &mut not_implemented);
+    let config = convert::build(&merged, environment_variables);
     check::check(&merged, &config, &mut sink);
     if sink.is_empty() {
         Ok(Loaded {

@@ -44,6 +44,13 @@ const SCRUBBED_ENV: &[&str] = &[
     "DEBUG",
     "DETAILED_DEBUG",
     "OPENAI_API_KEY",
+    "REDIS_URL",
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_PASSWORD",
+    "REDIS_USERNAME",
+    "REDIS_SSL",
+    "HAIMAKER_REDIS_PREFIX",
     "OPENAI_API_BASE",
     "OPENAI_BASE_URL",
     "DATABASE_URL",
@@ -144,6 +151,12 @@ impl GatewayBuilder {
     pub fn file(mut self, name: impl Into<String>, contents: impl Into<String>) -> Self {
         self.files.push((name.into(), contents.into()));
         self
+    }
+
+    /// Points the gateway at the test's Redis (`REDIS_URL`) under the test's key prefix.
+    pub fn redis(self, redis: &super::redis::TestRedis) -> Self {
+        self.env("REDIS_URL", redis.url())
+            .env("HAIMAKER_REDIS_PREFIX", redis.prefix.clone())
     }
 
     pub fn workers(mut self, n: usize) -> Self {

@@ -6,10 +6,12 @@ pub mod mock;
 pub mod pg;
 pub mod pgproxy;
 pub mod python;
+pub mod redis;
 pub mod wait;
 
 pub use client::{Resp, get, post, post_stream, request};
 pub use gateway::{Gateway, GatewayBuilder, haimaker_bin};
+pub use redis::TestRedis;
 pub use mock::{MockUpstream, Reply, SseEnd, SseStep};
 pub use wait::wait_until;
 

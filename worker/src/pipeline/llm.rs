@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use haimaker_openai::Usage;
 use haimaker_pricing::TokenUsage;
-use haimaker_router::{Deployment, ErrorClass, Group, NoHealthyDeployment, Router, Target};
+use haimaker_router::{
+    Deployment, ErrorClass, Group, InFlightGuard, NoHealthyDeployment, PickContext, Router, Target,
+};
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
 
@@ -29,6 +31,9 @@ use crate::state::{AppState, InFlight};
 struct Done {
     attempted: Attempted,
     deployment: Arc<Deployment>,
+    /// Counts the call as in flight on its deployment (least-busy routing) until the
+    /// response is complete, streams included.
+    busy: InFlightGuard,
     target: Target,
     group: String,
     timeout: Duration,
@@ -53,8 +58,8 @@ pub async fn serve(
     in_flight: InFlight,
     caller: &Caller,
 ) -> Result<Response<Body>, ProxyError> {
-    let router = state.router();
-    let router = router.as_ref();
+    let shared_router = state.router();
+    let router = shared_router.as_ref();
     let Some(group) = router.resolve(&request.model) else {
         return Err(ProxyError::bad_request(format!(
             "{}: Invalid model name passed in model={}. Call `/v1/models` to view available models for your key.",
@@ -73,7 +78,16 @@ pub async fn serve(
     let charge = Charge::new(state.db.as_ref(), ctx, caller, &request);
     match route_call(state, router, &request, group).await {
         Ok(done) => Ok(respond_success(
-            state, ctx, &request, done, in_flight, admission, charge,
+            state,
+            ctx,
+            &request,
+            done,
+            Finish {
+                router: Arc::clone(&shared_router),
+                in_flight,
+                admission,
+                charge,
+            },
         )),
         Err(failed) => {
             if let Some(charge) = charge {
@@ -149,8 +163,14 @@ async fn try_group(
     let mut tried = Vec::new();
     let mut last: Option<Failed> = None;
     let mut attempt_no = 0u32;
+    let input_tokens = request.estimated_input_tokens();
     loop {
-        let deployment = match router.pick(group, &tried, &mut rand::rng()) {
+        let pick = PickContext {
+            tried: &tried,
+            input_tokens,
+            prices: Some(state.prices()),
+        };
+        let deployment = match router.pick_with(group, &pick, &mut rand::rng()) {
             Ok(d) => d,
             Err(none) => {
                 return Err(last.unwrap_or_else(|| Failed {
@@ -163,6 +183,8 @@ async fn try_group(
             }
         };
         tried.push(deployment.index);
+        let busy = router.call_started(&deployment);
+        router.record_request(&deployment);
         let target = deployment.target(group.requested, state.prices());
         let timeout = policy.timeout_for(
             request_timeout,
@@ -185,6 +207,7 @@ async fn try_group(
                 return Ok(Done {
                     attempted,
                     deployment,
+                    busy,
                     target,
                     group: group.name.to_string(),
                     timeout,
@@ -234,6 +257,15 @@ async fn try_group(
 }
 
 fn no_healthy(group: &Group<'_>, none: &NoHealthyDeployment) -> ProxyError {
+    if let Some(over) = &none.over_limit {
+        let mut err = ProxyError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            over.message(group.name),
+        );
+        err.retry_after = Some(none.retry_in);
+        return err;
+    }
     let mut err = ProxyError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limit_error",
@@ -270,18 +302,47 @@ fn with_failure_headers(state: &AppState, failed: Failed) -> ProxyError {
     err
 }
 
+/// What a successful call still owes when its response is complete: the router's load
+/// accounting, the key's parallel slot, the worker's in-flight count, and the spend row.
+struct Finish {
+    router: Arc<Router>,
+    in_flight: InFlight,
+    admission: Admission,
+    charge: Option<Charge>,
+}
+
+/// Feeds a finished call's tokens and latency to the routing strategies (tpm limits,
+/// usage-based and latency-based routing).
+fn record_load(router: &Router, deployment: &Deployment, usage: Option<&Usage>, latency: f64) {
+    if let Some(usage) = usage {
+        router.record_tokens(deployment, usage.prompt() + usage.completion());
+    }
+    router.record_latency(deployment, latency);
+}
+
+/// Seconds per completion token, LiteLLM's latency measure for a buffered response.
+fn per_token(upstream: Duration, usage: Option<&Usage>) -> f64 {
+    let tokens = usage.map_or(0, Usage::completion).max(1);
+    upstream.as_secs_f64() / tokens as f64
+}
+
 fn respond_success(
     state: &AppState,
     ctx: &RequestCtx,
     request: &LlmRequest,
     done: Done,
-    in_flight: InFlight,
-    admission: Admission,
-    charge: Option<Charge>,
+    finish: Finish,
 ) -> Response<Body> {
+    let Finish {
+        router,
+        in_flight,
+        admission,
+        charge,
+    } = finish;
     let Done {
         attempted,
         deployment,
+        busy,
         target,
         group,
         timeout,
@@ -323,6 +384,13 @@ fn respond_success(
         } => {
             let call_cost = cost(&target, usage.as_ref());
             report.response_cost = Some(call_cost);
+            record_load(
+                &router,
+                &deployment,
+                usage.as_ref(),
+                per_token(attempted.upstream_time, usage.as_ref()),
+            );
+            drop(busy);
             if let Some(charge) = charge {
                 charge.success(&billed, usage.as_ref(), call_cost, None);
             }
@@ -375,19 +443,34 @@ fn respond_success(
             let describe = format!("(model group `{}`, deployment {})", group, deployment.id);
             // The stream is charged when it ends (its usage arrives last); the key's parallel
             // slot is held until then.
-            let on_finish: Option<OnFinish> = charge.map(|charge| {
-                let target = target.clone();
-                let owned = OwnedBilled::from(&billed);
-                Box::new(move |outcome: StreamOutcome| {
-                    let _permit = permit;
-                    let call_cost = cost(&target, outcome.usage.as_ref());
+            let stream_target = target.clone();
+            let owned = OwnedBilled::from(&billed);
+            let started = ctx.start;
+            let deployment = Arc::clone(&deployment);
+            let on_finish: OnFinish = Box::new(move |outcome: StreamOutcome| {
+                let _permit = permit;
+                let _busy = busy;
+                if outcome.completed {
+                    // Time to first token: LiteLLM's latency measure for streams.
+                    let ttft = outcome
+                        .first_byte_at
+                        .map_or(started.elapsed(), |at| at.duration_since(started));
+                    record_load(
+                        &router,
+                        &deployment,
+                        outcome.usage.as_ref(),
+                        ttft.as_secs_f64(),
+                    );
+                }
+                if let Some(charge) = charge {
+                    let call_cost = cost(&stream_target, outcome.usage.as_ref());
                     charge.success(
                         &owned.as_billed(),
                         outcome.usage.as_ref(),
                         call_cost,
                         outcome.first_byte,
                     );
-                }) as OnFinish
+                }
             });
             let relay = SseRelay::new(
                 body,
@@ -395,7 +478,7 @@ fn respond_success(
                 !request.include_usage,
                 describe,
                 Some(in_flight),
-                on_finish,
+                Some(on_finish),
             );
             let mut response = sse_response(relay.boxed_unsync());
             append_provider_headers(&mut response, &headers);

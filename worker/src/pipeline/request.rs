@@ -72,6 +72,30 @@ pub struct LlmRequest {
     pub mock_testing_fallbacks: bool,
 }
 
+impl LlmRequest {
+    /// A rough prompt size in tokens (about four bytes of JSON per token) for the routing
+    /// strategies that weigh a request before it is sent (usage, latency and cost based).
+    /// Cheap on purpose: it runs on every request and only has to rank deployments.
+    pub fn estimated_input_tokens(&self) -> u64 {
+        let bytes: usize = ["messages", "input", "prompt", "system"]
+            .iter()
+            .filter_map(|k| self.body.get(k))
+            .map(|v| v.get().len())
+            .sum();
+        (bytes / 4) as u64
+    }
+
+    /// The most completion tokens the client allows (`max_tokens` or
+    /// `max_completion_tokens`), when it says.
+    pub fn max_output_tokens(&self) -> Option<u64> {
+        ["max_completion_tokens", "max_tokens"]
+            .iter()
+            .find_map(|k| self.body.f64_field(k).ok().flatten())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .map(|v| v as u64)
+    }
+}
+
 /// Reads the body, refusing more than `max_bytes` (413) before buffering it.
 pub async fn read_body(
     body: Incoming,

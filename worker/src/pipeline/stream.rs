@@ -28,6 +28,8 @@ pub struct StreamOutcome {
     pub completed: bool,
     /// When the first event was forwarded.
     pub first_byte: Option<std::time::SystemTime>,
+    /// The same moment on the monotonic clock, for time-to-first-token.
+    pub first_byte_at: Option<std::time::Instant>,
 }
 
 pub type OnFinish = Box<dyn FnOnce(StreamOutcome) + Send>;
@@ -126,6 +128,7 @@ impl Body for SseRelay {
             if let Some(bytes) = this.ready.pop_front() {
                 if this.outcome.first_byte.is_none() {
                     this.outcome.first_byte = Some(std::time::SystemTime::now());
+                    this.outcome.first_byte_at = Some(std::time::Instant::now());
                 }
                 return Poll::Ready(Some(Ok(Frame::data(bytes))));
             }

@@ -217,7 +217,6 @@ guardrails: [{guardrail_name: g}]
             "litellm_settings.cache",
             "litellm_settings.cache_params",
             "guardrails",
-            "router_settings.routing_strategy=least-busy (not implemented yet; simple-shuffle is used)",
         ]
     );
     assert_eq!(
