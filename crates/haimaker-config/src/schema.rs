@@ -338,10 +338,10 @@ pub(crate) static ROUTER_SETTINGS: Section = Section {
         done("default_fallbacks", StrList),
         done("model_group_alias", AliasMap),
         done("routing_strategy_args", Map),
-        later("redis_host", Str),
-        later("redis_port", U16),
-        later("redis_password", Secret),
-        later("redis_url", Secret),
+        done("redis_host", Str),
+        done("redis_port", U16),
+        done("redis_password", Secret),
+        done("redis_url", Secret),
         later("redis_db", U32),
         later("enable_pre_call_checks", Bool),
         later("cache_responses", Bool),
@@ -417,17 +417,17 @@ pub(crate) static ALIAS_TARGET: Section = Section {
     homes: &[],
 };
 
-/// The whole of `cache_params` is "later" (caching is not implemented), so its keys are not
-/// listed one by one.
+/// `cache_params`: where Redis is (also for limits and routing state), and the response cache's
+/// settings. Semantic, disk and object-store caches are not implemented.
 pub(crate) static CACHE_PARAMS: Section = Section {
     name: "cache_params",
     keys: &[
-        later("type", Str),
-        later("host", Str),
-        later("port", U16),
-        later("password", Secret),
-        later("username", Str),
-        later("redis_url", Secret),
+        done("type", Str),
+        done("host", Str),
+        done("port", U16),
+        done("password", Secret),
+        done("username", Str),
+        done("redis_url", Secret),
         later("namespace", Str),
         later("ttl", Secs),
         later("default_in_memory_ttl", Secs),
@@ -442,7 +442,7 @@ pub(crate) static CACHE_PARAMS: Section = Section {
         later("sentinel_password", Secret),
         later("gcp_service_account", Str),
         later("gcp_ssl_ca_certs", Str),
-        later("ssl", Bool),
+        done("ssl", Bool),
         later("ssl_cert_reqs", Any),
         later("ssl_check_hostname", BoolOn),
         later("redis_semantic_cache_embedding_model", Str),

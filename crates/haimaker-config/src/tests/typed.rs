@@ -324,10 +324,18 @@ router_settings:
         "the database is implemented"
     );
     assert!(
+        !loaded
+            .not_implemented
+            .iter()
+            .any(|k| k.starts_with("router_settings.redis_")),
+        "redis is implemented: {:?}",
+        loaded.not_implemented
+    );
+    assert!(
         loaded
             .not_implemented
             .iter()
-            .any(|k| k == "router_settings.redis_host"),
+            .any(|k| k == "router_settings.enable_pre_call_checks"),
         "{:?}",
         loaded.not_implemented
     );
