@@ -18,6 +18,7 @@ mod logging;
 mod models;
 mod pipeline;
 mod server;
+mod shared;
 mod state;
 mod upstream;
 
@@ -117,8 +118,19 @@ async fn run_async(args: WorkerArgs, config: haimaker_config::Config) -> i32 {
         }
     };
     state.warm_up();
+    if let Some(shared) = &state.shared {
+        shared.start(&state);
+        // Limits and budgets should hold from the first request: give Redis a moment to
+        // connect before saying ready (bounded: a Redis that is down never blocks a start).
+        if !shared
+            .connected_within(shared::CONNECT_PATIENCE, state.db.is_some())
+            .await
+        {
+            tracing::warn!(target: "haimaker::redis", "redis not reachable at start; serving with per-process limits until it is");
+        }
+    }
     if let Some(db) = &state.db {
-        db.start();
+        db.start(state.shared.clone());
         if let Some(models) = &state.models {
             // Stored models must be routable before this worker says it is ready.
             let loaded =

@@ -42,6 +42,13 @@ pub struct AppState {
     /// and instances, shared routing state, key-cache invalidation. Every use falls back to
     /// per-process behaviour while it is down.
     pub redis: Option<haimaker_cache::Redis>,
+    /// The response cache (`litellm_settings.cache`), in Redis or in this worker's memory.
+    pub response_cache: Option<crate::pipeline::ResponseCache>,
+    /// Completion tokens a budget reservation assumes when the request does not cap them
+    /// (`HAIMAKER_RESERVE_MAX_TOKENS`).
+    pub reserve_max_tokens: u64,
+    /// Limits, budgets, routing state and invalidations shared through `redis`.
+    pub shared: Option<Arc<crate::shared::Shared>>,
 }
 
 /// Request counters and lifecycle flags, read by the heartbeat, by recycling and by the
@@ -126,6 +133,8 @@ impl AppState {
                 }
             }
         });
+        let response_cache =
+            crate::pipeline::ResponseCache::from_config(config, redis.as_ref(), env);
         Ok(Self {
             router: arc_swap::ArcSwap::from_pointee(Router::new(config, env)),
             // LiteLLM: `general_settings.master_key`, else the LITELLM_MASTER_KEY variable.
@@ -147,7 +156,14 @@ impl AppState {
             counters: Arc::default(),
             models,
             db,
+            reserve_max_tokens: env("HAIMAKER_RESERVE_MAX_TOKENS")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(crate::pipeline::DEFAULT_RESERVE_MAX_TOKENS),
+            shared: redis
+                .clone()
+                .map(|redis| Arc::new(crate::shared::Shared::new(redis, env))),
             redis,
+            response_cache,
             default_key_parallel: general.max_parallel_requests,
         })
     }

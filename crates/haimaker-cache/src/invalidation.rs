@@ -5,6 +5,7 @@
 //! resubscribes by itself after each reconnection. Pub/sub does not queue: messages published while a
 //! subscriber is disconnected are lost, which is why the key caches that listen keep short TTLs anyway.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,6 +30,8 @@ type Senders = Arc<Mutex<Vec<mpsc::Sender<String>>>>;
 /// The process's subscription: its connection lives in background tasks; this holds the receivers.
 pub(crate) struct Subscriber {
     senders: Senders,
+    /// Whether the channel is subscribed on the current connection.
+    subscribed: Arc<AtomicBool>,
 }
 
 impl Redis {
@@ -57,6 +60,15 @@ impl Redis {
         rx
     }
 
+    /// Whether [`Redis::invalidations`] receivers currently get messages: the channel is
+    /// subscribed on a live connection. Publishing before that loses the message for this process.
+    pub fn is_subscribed(&self) -> bool {
+        self.inner
+            .subscriber
+            .get()
+            .is_some_and(|s| s.subscribed.load(Ordering::Relaxed))
+    }
+
     /// `P invalidate`
     fn invalidation_channel(&self) -> String {
         self.key("invalidate")
@@ -71,6 +83,7 @@ impl Redis {
             Some(reconnect_policy()),
         );
         let senders: Senders = Arc::new(Mutex::new(Vec::new()));
+        let subscribed = Arc::new(AtomicBool::new(false));
         let runtime = &self.inner.runtime;
         // Both event streams are taken before connecting, so the first connection is seen too.
         let forward = runtime.spawn(forward(
@@ -82,6 +95,7 @@ impl Redis {
             client.clone(),
             client.reconnect_rx(),
             channel,
+            subscribed.clone(),
         ));
         let _guard = runtime.enter();
         let connection = client.connect();
@@ -94,7 +108,10 @@ impl Redis {
             Ok(mut tasks) => tasks.extend(handles),
             Err(poisoned) => poisoned.into_inner().extend(handles),
         }
-        Subscriber { senders }
+        Subscriber {
+            senders,
+            subscribed,
+        }
     }
 }
 
@@ -104,16 +121,21 @@ async fn keep_subscribed(
     client: Client,
     mut reconnects: tokio::sync::broadcast::Receiver<fred::prelude::Server>,
     channel: String,
+    subscribed: Arc<AtomicBool>,
 ) {
     loop {
         match reconnects.recv().await {
             Ok(_) | Err(RecvError::Lagged(_)) => {}
             Err(RecvError::Closed) => return,
         }
+        subscribed.store(false, Ordering::Relaxed);
         loop {
             match tokio::time::timeout(SUBSCRIBE_TIMEOUT, client.subscribe(channel.as_str())).await
             {
-                Ok(Ok(())) => break,
+                Ok(Ok(())) => {
+                    subscribed.store(true, Ordering::Relaxed);
+                    break;
+                }
                 Ok(Err(e)) => tracing::debug!("redis SUBSCRIBE failed: {e}"),
                 Err(_) => tracing::debug!("redis SUBSCRIBE timed out"),
             }

@@ -65,12 +65,14 @@ pub struct Admitted {
 
 impl Redis {
     /// Checks and counts one request against every scope at once: all pass -> every scope's request
-    /// count and parallel count are incremented; any fails -> nothing is incremented.
+    /// count (and, for scopes with a `parallel` limit, in-flight count) is incremented; any fails ->
+    /// nothing is incremented.
     pub async fn admit(&self, scopes: &[LimitScope]) -> Result<Admitted, RedisError> {
         self.admit_at(scopes, unix_now()).await
     }
 
-    /// Releases the parallel slots taken by [`admit`](Self::admit) (call once when the request ends).
+    /// Releases the parallel slots taken by [`admit`](Self::admit) (call once when the request ends,
+    /// with the ids of the scopes that had a `parallel` limit: only those took a slot).
     pub async fn release(&self, scope_ids: &[String]) -> Result<(), RedisError> {
         if scope_ids.is_empty() {
             return Ok(());

@@ -271,8 +271,8 @@ pub(crate) static LITELLM_SETTINGS: Section = Section {
         done("content_policy_fallbacks", Fallbacks),
         done("default_fallbacks", StrList),
         later("modify_params", Bool),
-        later("cache", Bool),
-        later("cache_params", Section(&CACHE_PARAMS)),
+        done("cache", Bool),
+        done("cache_params", Section(&CACHE_PARAMS)),
         later("callbacks", StrOrList),
         later("success_callback", StrOrList),
         later("failure_callback", StrOrList),
@@ -418,7 +418,8 @@ pub(crate) static ALIAS_TARGET: Section = Section {
 };
 
 /// `cache_params`: where Redis is (also for limits and routing state), and the response cache's
-/// settings. Semantic, disk and object-store caches are not implemented.
+/// settings (`type` redis or local). Semantic, disk and object-store caches are not implemented:
+/// the worker warns at start and runs without a response cache.
 pub(crate) static CACHE_PARAMS: Section = Section {
     name: "cache_params",
     keys: &[
@@ -428,12 +429,12 @@ pub(crate) static CACHE_PARAMS: Section = Section {
         done("password", Secret),
         done("username", Str),
         done("redis_url", Secret),
-        later("namespace", Str),
-        later("ttl", Secs),
-        later("default_in_memory_ttl", Secs),
-        later("default_in_redis_ttl", Secs),
-        later("mode", OneOf(&["default_on", "default_off"])),
-        later("supported_call_types", StrList),
+        done("namespace", Str),
+        done("ttl", Secs),
+        done("default_in_memory_ttl", Secs),
+        done("default_in_redis_ttl", Secs),
+        done("mode", OneOf(&["default_on", "default_off"])),
+        done("supported_call_types", StrList),
         later("similarity_threshold", F64),
         later("max_connections", U32),
         later("redis_startup_nodes", List),

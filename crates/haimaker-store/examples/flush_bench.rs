@@ -7,7 +7,10 @@ use haimaker_store::spend::{SpendRecord, write_batch};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let rows: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(10_000);
+    let rows: usize = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000);
     let url = std::env::var("DATABASE_URL")?;
     let settings = haimaker_store::DbSettings {
         url: haimaker_config::Secret::new(url),

@@ -32,15 +32,16 @@ pub fn interval(duration: &str) -> Option<String> {
     Some(format!("{n} {unit}"))
 }
 
-/// Resets the spend of every key, user, team and end user whose `budget_reset_at` has passed, and
+/// Resets the spend of every key, user and team whose `budget_reset_at` has passed, and
 /// schedules their next reset. Idempotent: safe to run from several processes at once. Returns
-/// the number of rows reset.
-pub async fn reset_due(client: &tokio_postgres::Client) -> Result<u64, StoreError> {
-    let mut total = 0;
-    for table in [
-        "LiteLLM_VerificationToken",
-        "LiteLLM_UserTable",
-        "LiteLLM_TeamTable",
+/// the entities reset, as `key:<hash>`, `user:<id>`, `team:<id>` (what the Redis budget
+/// counters are named), so live spend elsewhere can be reset too.
+pub async fn reset_due(client: &tokio_postgres::Client) -> Result<Vec<String>, StoreError> {
+    let mut reset = Vec::new();
+    for (table, id, kind) in [
+        ("LiteLLM_VerificationToken", "token", "key"),
+        ("LiteLLM_UserTable", "user_id", "user"),
+        ("LiteLLM_TeamTable", "team_id", "team"),
     ] {
         let durations = client
             .query(
@@ -58,20 +59,26 @@ pub async fn reset_due(client: &tokio_postgres::Client) -> Result<u64, StoreErro
                 tracing::warn!(target: "haimaker::store", table, duration, "unknown budget_duration; not resetting");
                 continue;
             };
-            total += client
-                .execute(
+            let rows = client
+                .query(
                     &format!(
                         r#"UPDATE "{table}" SET spend = 0,
                                budget_reset_at = (now() AT TIME ZONE 'UTC') + $2::text::interval
-                           WHERE budget_reset_at <= now() AT TIME ZONE 'UTC' AND budget_duration = $1"#
+                           WHERE budget_reset_at <= now() AT TIME ZONE 'UTC' AND budget_duration = $1
+                           RETURNING "{id}""#
                     ),
                     &[&duration, &interval],
                 )
                 .await
                 .map_err(|e| StoreError::query("resetting budgets", e))?;
+            reset.extend(
+                rows.iter()
+                    .filter_map(|r| r.get::<_, Option<String>>(0))
+                    .map(|v| format!("{kind}:{v}")),
+            );
         }
     }
-    Ok(total)
+    Ok(reset)
 }
 
 #[cfg(test)]

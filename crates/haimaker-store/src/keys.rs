@@ -51,6 +51,7 @@ pub struct TeamLimits {
     pub blocked: bool,
     pub tpm_limit: Option<i64>,
     pub rpm_limit: Option<i64>,
+    pub max_parallel_requests: Option<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +61,9 @@ pub struct UserLimits {
     pub spend: f64,
     pub max_budget: Option<f64>,
     pub models: Vec<String>,
+    pub tpm_limit: Option<i64>,
+    pub rpm_limit: Option<i64>,
+    pub max_parallel_requests: Option<i32>,
 }
 
 const LOOKUP: &str = r#"
@@ -69,8 +73,11 @@ SELECT v.token, v.key_name, v.key_alias, v.spend, v.max_budget, v.expires, v.mod
        t.team_id AS t_team_id, t.team_alias AS t_team_alias, t.spend AS t_spend,
        t.max_budget AS t_max_budget, t.models AS t_models, t.blocked AS t_blocked,
        t.tpm_limit AS t_tpm_limit, t.rpm_limit AS t_rpm_limit,
+       t.max_parallel_requests AS t_max_parallel_requests,
        u.user_id AS u_user_id, u.user_role AS u_user_role, u.spend AS u_spend,
-       u.max_budget AS u_max_budget, u.models AS u_models
+       u.max_budget AS u_max_budget, u.models AS u_models,
+       u.tpm_limit AS u_tpm_limit, u.rpm_limit AS u_rpm_limit,
+       u.max_parallel_requests AS u_max_parallel_requests
 FROM "LiteLLM_VerificationToken" v
 LEFT JOIN "LiteLLM_TeamTable" t ON t.team_id = v.team_id
 LEFT JOIN "LiteLLM_UserTable" u ON u.user_id = v.user_id
@@ -115,6 +122,7 @@ fn from_row(r: &Row) -> Result<KeyRecord, StoreError> {
                 .unwrap_or(false),
             tpm_limit: r.try_get("t_tpm_limit").map_err(get)?,
             rpm_limit: r.try_get("t_rpm_limit").map_err(get)?,
+            max_parallel_requests: r.try_get("t_max_parallel_requests").map_err(get)?,
         }),
     };
     let user = match r.try_get::<_, Option<String>>("u_user_id").map_err(get)? {
@@ -131,6 +139,9 @@ fn from_row(r: &Row) -> Result<KeyRecord, StoreError> {
                 .try_get::<_, Option<Vec<String>>>("u_models")
                 .map_err(get)?
                 .unwrap_or_default(),
+            tpm_limit: r.try_get("u_tpm_limit").map_err(get)?,
+            rpm_limit: r.try_get("u_rpm_limit").map_err(get)?,
+            max_parallel_requests: r.try_get("u_max_parallel_requests").map_err(get)?,
         }),
     };
     Ok(KeyRecord {

@@ -217,7 +217,7 @@ async fn dotenv_is_loaded_except_in_production_mode() {
 async fn keys_litellm_knows_but_haimaker_does_not_implement_are_one_warning() {
     let mock = MockUpstream::start().await;
     let config = format!(
-        "{}general_settings:\n  alerting: [\"slack\"]\nrouter_settings:\n  routing_strategy: least-busy\n",
+        "{}general_settings:\n  alerting: [\"slack\"]\nrouter_settings:\n  enable_pre_call_checks: true\n",
         one_group(&mock, "")
     );
     let gw = Gateway::start(&config);
@@ -228,7 +228,11 @@ async fn keys_litellm_knows_but_haimaker_does_not_implement_are_one_warning() {
         .filter(|l| l.contains("general_settings.alerting"))
         .collect();
     assert_eq!(warnings.len(), 1, "{}", gw.output.text());
-    assert!(warnings[0].contains("least-busy"), "{}", warnings[0]);
+    assert!(
+        warnings[0].contains("router_settings.enable_pre_call_checks"),
+        "{}",
+        warnings[0]
+    );
     assert_eq!(
         post(&gw.url("/chat/completions"), &[], chat("g"))
             .await

@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth;
+mod cache;
 mod cli;
 mod errors;
 mod headers;
@@ -11,6 +12,7 @@ mod logs;
 mod proxy;
 mod routing;
 mod sdk;
+mod shared;
 mod spend;
 mod streaming;
 mod supervisor;

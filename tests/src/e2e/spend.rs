@@ -191,7 +191,9 @@ async fn a_key_with_a_budget_is_charged_and_then_stopped() {
 async fn haimaker_migrate_prepares_the_schema_and_a_behind_schema_is_never_ready() {
     let db = TestDb::create().await;
     // DISABLE_SCHEMA_UPDATE on an empty database: serving, but never ready, and the log says why.
-    let gw = gateway(&db.url, "").env("DISABLE_SCHEMA_UPDATE", "true").start();
+    let gw = gateway(&db.url, "")
+        .env("DISABLE_SCHEMA_UPDATE", "true")
+        .start();
     let line = gw
         .output
         .wait_for(DEADLINE, |l| l.contains("schema is behind"))
@@ -211,7 +213,10 @@ async fn haimaker_migrate_prepares_the_schema_and_a_behind_schema_is_never_ready
     assert!(out.contains("applied 3 database migrations"), "{out}");
     let deadline = std::time::Instant::now() + DEADLINE;
     while get(&gw.url("/health/readiness"), &[]).await.status != 200 {
-        assert!(std::time::Instant::now() < deadline, "never ready after the migration");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never ready after the migration"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (status, out) = Gateway::builder(&config(""))
@@ -219,11 +224,18 @@ async fn haimaker_migrate_prepares_the_schema_and_a_behind_schema_is_never_ready
         .env("DATABASE_URL", db.url.clone())
         .run_to_exit();
     assert_eq!(status.code(), Some(0), "{out}");
-    assert!(out.contains("schema is current") && !out.contains("running on"), "{out}");
+    assert!(
+        out.contains("schema is current") && !out.contains("running on"),
+        "{out}"
+    );
     let (status, out) = Gateway::builder(&config(""))
         .env("DATABASE_URL", "postgres://u@h:notaport/db")
         .run_to_exit();
-    assert_eq!(status.code(), Some(64), "a bad database URL is a config error: {out}");
+    assert_eq!(
+        status.code(),
+        Some(64),
+        "a bad database URL is a config error: {out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

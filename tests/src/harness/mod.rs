@@ -11,8 +11,8 @@ pub mod wait;
 
 pub use client::{Resp, get, post, post_stream, request};
 pub use gateway::{Gateway, GatewayBuilder, haimaker_bin};
-pub use redis::TestRedis;
 pub use mock::{MockUpstream, Reply, SseEnd, SseStep};
+pub use redis::TestRedis;
 pub use wait::wait_until;
 
 /// Whether a process is gone: no such pid, or a zombie nobody reaped yet whose other threads

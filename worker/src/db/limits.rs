@@ -1,5 +1,6 @@
-//! Per-key `rpm_limit`, `tpm_limit` and `max_parallel_requests` within this process (limits that
-//! hold across workers and instances come with Redis). Minute windows, as LiteLLM's limiter.
+//! `rpm_limit`, `tpm_limit` and `max_parallel_requests` of keys, users and teams within this
+//! process: the fallback while Redis (which holds them across workers and instances) is absent
+//! or down. Minute windows, as LiteLLM's limiter.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -55,6 +56,21 @@ pub struct Limiter {
 pub struct Permit {
     usage: Arc<Mutex<HashMap<String, Usage>>>,
     key: String,
+}
+
+impl Permit {
+    /// Counts a finished call's tokens against this scope's minute.
+    pub fn add_tokens(&self, tokens: u64) {
+        let (minute, _) = now_minute();
+        let mut map = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        let usage = map.entry(self.key.clone()).or_default();
+        if usage.minute != minute {
+            usage.minute = minute;
+            usage.requests = 0;
+            usage.tokens = 0;
+        }
+        usage.tokens += tokens;
+    }
 }
 
 impl Drop for Permit {
@@ -121,19 +137,6 @@ impl Limiter {
             left,
         ))
     }
-
-    /// Counts tokens of a finished call against the key's minute.
-    pub fn add_tokens(&self, key: &str, tokens: u64) {
-        let (minute, _) = now_minute();
-        let mut map = self.usage.lock().unwrap_or_else(|p| p.into_inner());
-        let usage = map.entry(key.to_string()).or_default();
-        if usage.minute != minute {
-            usage.minute = minute;
-            usage.requests = 0;
-            usage.tokens = 0;
-        }
-        usage.tokens += tokens;
-    }
 }
 
 #[cfg(test)]
@@ -176,8 +179,7 @@ mod tests {
             tpm: Some(100),
             parallel: None,
         };
-        drop(l.admit("k", limits).unwrap());
-        l.add_tokens("k", 100);
+        l.admit("k", limits).unwrap().0.add_tokens(100);
         assert!(l.admit("k", limits).is_err());
         assert!(l.admit("other", limits).is_ok(), "per key");
     }

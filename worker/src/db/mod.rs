@@ -102,15 +102,16 @@ impl DbLayer {
         }))
     }
 
-    /// Starts the background tasks: database checks, the spend flush, the budget reset.
-    pub fn start(self: &Arc<Self>) {
+    /// Starts the background tasks: database checks, the spend flush, the budget reset (which
+    /// also zeroes the live spend Redis holds for the entities reset).
+    pub fn start(self: &Arc<Self>, shared: Option<Arc<crate::shared::Shared>>) {
         let layer = Arc::clone(self);
         tokio::spawn(async move { layer.check_loop().await });
         let layer = Arc::clone(self);
         tokio::spawn(async move { layer.flush_loop().await });
         if let Some((min, max)) = self.budget_reset {
             let layer = Arc::clone(self);
-            tokio::spawn(async move { layer.budget_loop(min, max).await });
+            tokio::spawn(async move { layer.budget_loop(min, max, shared).await });
         }
     }
 
@@ -228,7 +229,7 @@ impl DbLayer {
         }
     }
 
-    async fn budget_loop(&self, min: u64, max: u64) {
+    async fn budget_loop(&self, min: u64, max: u64, shared: Option<Arc<crate::shared::Shared>>) {
         loop {
             let secs = if max > min {
                 min + rand::random::<u64>() % (max - min + 1)
@@ -240,8 +241,15 @@ impl DbLayer {
                 continue;
             };
             match haimaker_store::budget::reset_due(&client).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(target: "haimaker::budget", rows = n, "budgets reset"),
+                Ok(reset) if reset.is_empty() => {}
+                Ok(reset) => {
+                    tracing::info!(target: "haimaker::budget", rows = reset.len(), "budgets reset");
+                    // Cached keys carry the old spend: read them again.
+                    self.keys.clear();
+                    if let Some(shared) = &shared {
+                        shared.apply(crate::shared::Write::ResetSpend(reset));
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(target: "haimaker::budget", error = %e, "budget reset failed")
                 }

@@ -1,6 +1,6 @@
 //! Charging a call: the spend-log row and the entity increments of a successful call (queued in
-//! the spend buffer, never awaited), the error-log row of a failed one, and the tokens counted
-//! against the key's tpm limit.
+//! the spend buffer, never awaited), and the error-log row of a failed one. (Tokens counted
+//! against tpm limits go through the admission's permit.)
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -31,8 +31,6 @@ pub struct Billed<'a> {
 pub struct Charge {
     db: Arc<DbLayer>,
     record: SpendRecord,
-    /// The key whose minute token count the call adds to.
-    limited_key: Option<String>,
 }
 
 impl Charge {
@@ -60,7 +58,6 @@ impl Charge {
             ),
             Caller::Open => (String::new(), None, None, None),
         };
-        let limited_key = matches!(caller, Caller::Key(_)).then(|| api_key.clone());
         let record = SpendRecord {
             request_id: ctx.call_id.clone(),
             call_type: match request.call {
@@ -93,11 +90,7 @@ impl Charge {
             cache_hit: false,
             cache_key: None,
         };
-        Some(Self {
-            db,
-            record,
-            limited_key,
-        })
+        Some(Self { db, record })
     }
 
     /// Charges a successful call.
@@ -121,9 +114,31 @@ impl Charge {
         r.model_group = billed.model_group.to_string();
         r.custom_llm_provider = billed.provider.to_string();
         r.api_base = billed.api_base.to_string();
-        if let (Some(key), Some(u)) = (&self.limited_key, usage) {
-            self.db.limits.add_tokens(key, u.prompt() + u.completion());
+        self.db.spend.push(self.record, &self.db.ledger);
+    }
+
+    /// Charges a call answered from the response cache: spend 0, `cache_hit` "True" and the key
+    /// in the spend log, the cached response's token counts for the record. Nothing is added to
+    /// the key's tpm count: no upstream tokens were used.
+    pub fn cache_hit(
+        mut self,
+        model: &str,
+        model_group: &str,
+        cache_key: &str,
+        usage: Option<&Usage>,
+    ) {
+        let r = &mut self.record;
+        r.spend = 0.0;
+        if let Some(u) = usage {
+            r.prompt_tokens = i32::try_from(u.prompt()).unwrap_or(i32::MAX);
+            r.completion_tokens = i32::try_from(u.completion()).unwrap_or(i32::MAX);
         }
+        r.end_time = SystemTime::now();
+        r.completion_start_time = Some(r.end_time);
+        r.model = model.to_string();
+        r.model_group = model_group.to_string();
+        r.cache_hit = true;
+        r.cache_key = Some(cache_key.to_string());
         self.db.spend.push(self.record, &self.db.ledger);
     }
 

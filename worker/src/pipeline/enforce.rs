@@ -1,41 +1,108 @@
 //! What a virtual key may do, checked in the reference's order (section 5.3): blocked, expired,
-//! model access (key, then team), budgets (key, user, team), then the key's rpm / tpm /
-//! parallel limits within this process.
+//! model access (key, then team), budgets (key, user, team), then the rpm / tpm / parallel
+//! limits of the key, its user and its team.
+//!
+//! With Redis, budgets and limits hold across every worker and instance: the request's
+//! worst-case cost is reserved against each budget atomically ([`super::reserve`]), and the
+//! limits are checked and counted in one script for all scopes. Without Redis (or while it is
+//! down) both fall back to this process's view: the spend as last read plus what this worker
+//! charged since, and per-process counters.
 //!
 //! Statuses follow the newest LiteLLM (documented in ARCHITECTURE.md): budget exceeded is 429
 //! `budget_exceeded`, model access denied is 403.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
+use haimaker_cache::{LimitScope, RedisError};
 use http::{HeaderName, HeaderValue, StatusCode};
 
 use super::auth::Caller;
-use crate::db::limits::{Exceeded, Permit, Remaining};
+use super::reserve::{self, BudgetHold};
+use crate::db::limits::{Exceeded, Remaining};
 use crate::db::{DbLayer, Entity, KeyLimits};
 use crate::error::ProxyError;
+use crate::shared::{Shared, Write};
 
 /// What admission hands the rest of the request.
 #[derive(Debug, Default)]
 pub struct Admission {
-    /// The parallel-request slot, held until the response ends.
+    /// The parallel-request slots and tpm accounting, held until the response ends.
     pub permit: Option<Permit>,
     pub remaining: Option<Remaining>,
     /// The key's spend before this call, and its budget (for the `x-litellm-key-*` headers).
     pub key_spend: Option<f64>,
     pub key_max_budget: Option<f64>,
+    /// The budget reservation, settled with the call's cost when dropped.
+    pub budget: Option<BudgetHold>,
 }
 
-/// Admits `caller` to call `requested` (resolved to `group`), or says why not.
-pub fn admit(
+/// The limit slots a request holds: released when dropped.
+#[derive(Debug)]
+pub enum Permit {
+    /// Counted in this process (no Redis, or Redis down).
+    Local(Vec<crate::db::limits::Permit>),
+    /// Counted in Redis for every instance.
+    Shared {
+        shared: Arc<Shared>,
+        /// Scopes with a parallel limit: their slots are released on drop.
+        parallel: Vec<String>,
+        /// Scopes with a tpm limit: a finished call's tokens go there.
+        tpm: Vec<String>,
+    },
+}
+
+impl Permit {
+    /// Counts a finished call's tokens against the tpm limits it was admitted under.
+    pub fn add_tokens(&self, tokens: u64) {
+        if tokens == 0 {
+            return;
+        }
+        match self {
+            Self::Local(permits) => permits.iter().for_each(|p| p.add_tokens(tokens)),
+            Self::Shared { shared, tpm, .. } if !tpm.is_empty() => {
+                shared.apply(Write::AddTokens {
+                    scopes: tpm.clone(),
+                    tokens,
+                });
+            }
+            Self::Shared { .. } => {}
+        }
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Self::Shared {
+            shared, parallel, ..
+        } = self
+            && !parallel.is_empty()
+        {
+            shared.apply(Write::Release(std::mem::take(parallel)));
+        }
+    }
+}
+
+/// What admission needs besides the caller.
+pub struct Ask<'a> {
+    pub requested: &'a str,
+    pub group: &'a str,
+    pub default_parallel: Option<u32>,
+    /// The request's worst-case cost, computed only when a budget needs it.
+    pub worst_case: &'a (dyn Fn() -> f64 + Sync),
+}
+
+/// Admits `caller` to call `ask.requested` (resolved to `ask.group`), or says why not.
+pub async fn admit(
     caller: &Caller,
     db: Option<&DbLayer>,
-    requested: &str,
-    group: &str,
-    default_parallel: Option<u32>,
+    shared: Option<&Arc<Shared>>,
+    ask: &Ask<'_>,
 ) -> Result<Admission, ProxyError> {
     let (Caller::Key(key), Some(db)) = (caller, db) else {
         return Ok(Admission::default());
     };
+    let (requested, group) = (ask.requested, ask.group);
     let record = &key.record;
     if record.blocked {
         return Err(ProxyError::auth(
@@ -120,29 +187,150 @@ pub fn admit(
         )));
     }
 
-    let limits = KeyLimits {
-        rpm: record.rpm_limit.and_then(|v| u64::try_from(v).ok()),
-        tpm: record.tpm_limit.and_then(|v| u64::try_from(v).ok()),
-        parallel: record
-            .max_parallel_requests
-            .and_then(|v| u64::try_from(v).ok())
-            .or(default_parallel.map(u64::from)),
-    };
-    let (permit, remaining) = if limits.any() {
-        let (permit, remaining) = db
-            .limits
-            .admit(&record.token, limits)
-            .map_err(rate_limited)?;
-        (Some(permit), Some(remaining))
-    } else {
+    let budget = reserve::hold(
+        shared,
+        record,
+        [
+            key_spend,
+            user_spend.unwrap_or(0.0),
+            team_spend.unwrap_or(0.0),
+        ],
+        ask.worst_case,
+    )
+    .await?;
+
+    let scopes = limit_scopes(record, ask.default_parallel);
+    let (permit, remaining) = if scopes.is_empty() {
         (None, None)
+    } else {
+        let (permit, remaining) = limit(db, shared, &scopes).await?;
+        (Some(permit), Some(remaining))
     };
     Ok(Admission {
         permit,
         remaining,
         key_spend: Some(key_spend),
         key_max_budget: record.max_budget,
+        budget,
     })
+}
+
+/// The limits a key's request counts against: the key's own (with `max_parallel_requests`
+/// defaulting to `general_settings.max_parallel_requests`), its user's and its team's. The
+/// key's scope, when it has limits, comes first (its numbers go in the `x-ratelimit-*`
+/// headers).
+fn limit_scopes(
+    record: &haimaker_store::keys::KeyRecord,
+    default_parallel: Option<u32>,
+) -> Vec<LimitScope> {
+    let n = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok());
+    let p = |v: Option<i32>| v.and_then(|v| u64::try_from(v).ok());
+    let mut scopes = Vec::new();
+    let mut push = |id: String, rpm, tpm, parallel| {
+        let scope = LimitScope {
+            id,
+            rpm,
+            tpm,
+            parallel,
+        };
+        if scope.rpm.is_some() || scope.tpm.is_some() || scope.parallel.is_some() {
+            scopes.push(scope);
+        }
+    };
+    push(
+        format!("key:{}", record.token),
+        n(record.rpm_limit),
+        n(record.tpm_limit),
+        p(record.max_parallel_requests).or(default_parallel.map(u64::from)),
+    );
+    if let Some(user) = &record.user {
+        push(
+            format!("user:{}", user.user_id),
+            n(user.rpm_limit),
+            n(user.tpm_limit),
+            p(user.max_parallel_requests),
+        );
+    }
+    if let Some(team) = &record.team {
+        push(
+            format!("team:{}", team.team_id),
+            n(team.rpm_limit),
+            n(team.tpm_limit),
+            p(team.max_parallel_requests),
+        );
+    }
+    scopes
+}
+
+/// Checks and counts the request against every scope: in Redis when it is up, else in this
+/// process.
+async fn limit(
+    db: &DbLayer,
+    shared: Option<&Arc<Shared>>,
+    scopes: &[LimitScope],
+) -> Result<(Permit, Remaining), ProxyError> {
+    if let Some(shared) = shared {
+        match shared.redis.admit(scopes).await {
+            Ok(admitted) => {
+                let first = scopes.first();
+                let left = admitted.remaining.first().copied().unwrap_or_default();
+                let remaining = Remaining {
+                    limit_requests: first.and_then(|s| s.rpm),
+                    remaining_requests: left.requests,
+                    limit_tokens: first.and_then(|s| s.tpm),
+                    remaining_tokens: left.tokens,
+                    reset_secs: admitted.reset_secs,
+                };
+                if let Some((index, refusal)) = admitted.refused {
+                    return Err(rate_limited(Exceeded {
+                        parallel: refusal == haimaker_cache::Refusal::Parallel,
+                        retry_after_secs: if refusal == haimaker_cache::Refusal::Parallel {
+                            1
+                        } else {
+                            admitted.reset_secs
+                        },
+                        remaining,
+                    })
+                    .with_scope(scopes.get(index)));
+                }
+                let permit = Permit::Shared {
+                    shared: Arc::clone(shared),
+                    parallel: scopes
+                        .iter()
+                        .filter(|s| s.parallel.is_some())
+                        .map(|s| s.id.clone())
+                        .collect(),
+                    tpm: scopes
+                        .iter()
+                        .filter(|s| s.tpm.is_some())
+                        .map(|s| s.id.clone())
+                        .collect(),
+                };
+                return Ok((permit, remaining));
+            }
+            Err(RedisError::Unavailable(_)) => {}
+            Err(e) => {
+                tracing::warn!(target: "haimaker::redis", error = %e, "rate-limit check failed; counting in this process");
+            }
+        }
+    }
+    let mut permits = Vec::with_capacity(scopes.len());
+    let mut first_remaining = None;
+    for scope in scopes {
+        let limits = KeyLimits {
+            rpm: scope.rpm,
+            tpm: scope.tpm,
+            parallel: scope.parallel,
+        };
+        // A refusal drops the slots taken so far (`permits`) with the error.
+        let (permit, remaining) = db
+            .limits
+            .admit(&scope.id, limits)
+            .map_err(|e| rate_limited(e).with_scope(Some(scope)))?;
+        permits.push(permit);
+        first_remaining.get_or_insert(remaining);
+    }
+    Ok((Permit::Local(permits), first_remaining.unwrap_or_default()))
 }
 
 /// Whether a model list lets `requested` (group `group`) through: empty or `all-proxy-models`
@@ -177,6 +365,23 @@ fn denied(who: &str, models: &[String], requested: &str, error_type: &'static st
 
 fn budget(message: String) -> ProxyError {
     ProxyError::new(StatusCode::TOO_MANY_REQUESTS, "budget_exceeded", message)
+}
+
+trait WithScope {
+    fn with_scope(self, scope: Option<&LimitScope>) -> Self;
+}
+
+impl WithScope for ProxyError {
+    /// Says which limit refused when it was not the key's own (the user's or the team's).
+    fn with_scope(mut self, scope: Option<&LimitScope>) -> Self {
+        if let Some(scope) = scope
+            && !scope.id.starts_with("key:")
+        {
+            let (kind, id) = scope.id.split_once(':').unwrap_or(("", &scope.id));
+            self.message = format!("{} ({kind}={id})", self.message);
+        }
+        self
+    }
 }
 
 fn rate_limited(e: Exceeded) -> ProxyError {

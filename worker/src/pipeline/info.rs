@@ -135,7 +135,8 @@ pub fn readiness(state: &AppState) -> Response<Body> {
     let body = json!({
         "status": if healthy { "healthy" } else { "unhealthy" },
         "db": db,
-        "cache": null,
+        // LiteLLM: `litellm.cache.type`, or null.
+        "cache": state.response_cache.as_ref().map(super::ResponseCache::kind),
         "litellm_version": env!("CARGO_PKG_VERSION"),
         "success_callbacks": [],
     });

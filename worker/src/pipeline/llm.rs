@@ -11,20 +11,23 @@ use std::time::Duration;
 use haimaker_openai::Usage;
 use haimaker_pricing::TokenUsage;
 use haimaker_router::{
-    Deployment, ErrorClass, Group, InFlightGuard, NoHealthyDeployment, PickContext, Router, Target,
+    Deployment, ErrorClass, Group, NoHealthyDeployment, PickContext, Router, Target,
 };
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
 
 use super::attempt::{self, Attempted, Reply};
 use super::auth::Caller;
+use super::cache;
 use super::charge::{Billed, Charge};
 use super::enforce::{self, Admission};
 use super::request::LlmRequest;
+use super::reserve;
 use super::respond::{self, CallReport};
 use super::stream::{OnFinish, SseRelay, StreamOutcome};
 use super::{Body, RequestCtx, mock};
 use crate::error::ProxyError;
+use crate::shared::routing;
 use crate::state::{AppState, InFlight};
 
 /// A request that got an answer.
@@ -33,7 +36,7 @@ struct Done {
     deployment: Arc<Deployment>,
     /// Counts the call as in flight on its deployment (least-busy routing) until the
     /// response is complete, streams included.
-    busy: InFlightGuard,
+    busy: crate::shared::routing::Call,
     target: Target,
     group: String,
     timeout: Duration,
@@ -68,14 +71,28 @@ pub async fn serve(
         ))
         .with_param("model"));
     };
-    let admission = enforce::admit(
-        caller,
-        state.db.as_deref(),
-        &request.model,
-        group.name,
-        state.default_key_parallel,
-    )?;
+    let worst_case = || {
+        reserve::worst_case(
+            router,
+            &group,
+            &request,
+            state.prices(),
+            state.reserve_max_tokens,
+        )
+    };
+    let ask = enforce::Ask {
+        requested: &request.model,
+        group: group.name,
+        default_parallel: state.default_key_parallel,
+        worst_case: &worst_case,
+    };
+    let admission =
+        enforce::admit(caller, state.db.as_deref(), state.shared.as_ref(), &ask).await?;
     let charge = Charge::new(state.db.as_ref(), ctx, caller, &request);
+    let cache = match cache::lookup(state, &request, group.name).await {
+        cache::Lookup::Hit(hit) => return Ok(hit.respond(state, ctx, &request, admission, charge)),
+        cache::Lookup::Miss(store) => store,
+    };
     match route_call(state, router, &request, group).await {
         Ok(done) => Ok(respond_success(
             state,
@@ -87,6 +104,7 @@ pub async fn serve(
                 in_flight,
                 admission,
                 charge,
+                cache,
             },
         )),
         Err(failed) => {
@@ -164,6 +182,9 @@ async fn try_group(
     let mut last: Option<Failed> = None;
     let mut attempt_no = 0u32;
     let input_tokens = request.estimated_input_tokens();
+    // Deployments found at their rpm/tpm limit during this request, and why.
+    let mut full: Vec<usize> = Vec::new();
+    let mut full_reason: Option<routing::Full> = None;
     loop {
         let pick = PickContext {
             tried: &tried,
@@ -182,9 +203,23 @@ async fn try_group(
                 }));
             }
         };
+        if full.contains(&deployment.index) {
+            // Every deployment that could take the call is at its rpm/tpm limit.
+            return Err(last.unwrap_or_else(|| Failed {
+                error: deployment_full(group, &full_reason),
+                deployment: Some(Arc::clone(&deployment)),
+                group: group.name.to_string(),
+                retries: *retries,
+                fallbacks: 0,
+            }));
+        }
         tried.push(deployment.index);
-        let busy = router.call_started(&deployment);
-        router.record_request(&deployment);
+        if let Err(reason) = routing::admit_deployment(state, router, &deployment).await {
+            full.push(deployment.index);
+            full_reason = Some(reason);
+            continue;
+        }
+        let busy = routing::call_started(state, router, &deployment);
         let target = deployment.target(group.requested, state.prices());
         let timeout = policy.timeout_for(
             request_timeout,
@@ -220,6 +255,13 @@ async fn try_group(
                 let mut allowed = 0;
                 if let Some(class) = error.class {
                     if let Some(cooldown) = router.record_failure(&deployment, class) {
+                        routing::cooled_down(
+                            state,
+                            &deployment,
+                            cooldown,
+                            error.status.as_u16(),
+                            &error.message,
+                        );
                         tracing::warn!(
                             target: "haimaker::router",
                             deployment = %deployment.id,
@@ -254,6 +296,22 @@ async fn try_group(
             }
         }
     }
+}
+
+fn deployment_full(group: &Group<'_>, reason: &Option<routing::Full>) -> ProxyError {
+    let (message, retry_after) = match reason {
+        Some(full) => (full.message.clone(), full.retry_after),
+        None => (
+            format!(
+                "No deployments available for selected model. Passed model={}",
+                group.name
+            ),
+            Duration::from_secs(60),
+        ),
+    };
+    let mut err = ProxyError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", message);
+    err.retry_after = Some(retry_after);
+    err
 }
 
 fn no_healthy(group: &Group<'_>, none: &NoHealthyDeployment) -> ProxyError {
@@ -309,15 +367,24 @@ struct Finish {
     in_flight: InFlight,
     admission: Admission,
     charge: Option<Charge>,
+    /// Stores the answer in the response cache (a miss that may be cached).
+    cache: Option<cache::Store>,
 }
 
-/// Feeds a finished call's tokens and latency to the routing strategies (tpm limits,
-/// usage-based and latency-based routing).
-fn record_load(router: &Router, deployment: &Deployment, usage: Option<&Usage>, latency: f64) {
-    if let Some(usage) = usage {
-        router.record_tokens(deployment, usage.prompt() + usage.completion());
+/// Ends the admission of a finished call: its tokens count against the tpm limits, its cost
+/// settles the budget reservation, and its parallel slots are freed.
+fn settle(
+    permit: Option<enforce::Permit>,
+    budget: Option<reserve::BudgetHold>,
+    usage: Option<&Usage>,
+    cost: f64,
+) {
+    if let (Some(permit), Some(usage)) = (&permit, usage) {
+        permit.add_tokens(usage.prompt() + usage.completion());
     }
-    router.record_latency(deployment, latency);
+    if let Some(budget) = &budget {
+        budget.charge(cost);
+    }
 }
 
 /// Seconds per completion token, LiteLLM's latency measure for a buffered response.
@@ -338,6 +405,7 @@ fn respond_success(
         in_flight,
         admission,
         charge,
+        cache,
     } = finish;
     let Done {
         attempted,
@@ -374,7 +442,7 @@ fn respond_success(
         remaining,
         key_spend,
         key_max_budget,
-        ..
+        budget,
     } = admission;
     let mut response = match attempted.reply {
         Reply::Json {
@@ -384,17 +452,21 @@ fn respond_success(
         } => {
             let call_cost = cost(&target, usage.as_ref());
             report.response_cost = Some(call_cost);
-            record_load(
+            routing::call_succeeded(
+                state.shared.as_ref(),
                 &router,
                 &deployment,
                 usage.as_ref(),
                 per_token(attempted.upstream_time, usage.as_ref()),
             );
             drop(busy);
+            settle(permit, budget, usage.as_ref(), call_cost);
             if let Some(charge) = charge {
                 charge.success(&billed, usage.as_ref(), call_cost, None);
             }
-            drop(permit);
+            if let Some(store) = cache {
+                store.json(&group, body.clone());
+            }
             let mut response = respond::json(StatusCode::OK, body);
             append_provider_headers(&mut response, &headers);
             response
@@ -412,7 +484,7 @@ fn respond_success(
                 };
                 charge.success(&local, Some(&mock::MOCK_USAGE), call_cost, None);
             }
-            drop(permit);
+            settle(permit, budget, Some(&mock::MOCK_USAGE), call_cost);
             if request.stream {
                 sse_response(respond::full(mock::stream(
                     request.call,
@@ -447,15 +519,18 @@ fn respond_success(
             let owned = OwnedBilled::from(&billed);
             let started = ctx.start;
             let deployment = Arc::clone(&deployment);
+            let shared = state.shared.clone();
             let on_finish: OnFinish = Box::new(move |outcome: StreamOutcome| {
-                let _permit = permit;
                 let _busy = busy;
+                let call_cost = cost(&stream_target, outcome.usage.as_ref());
+                settle(permit, budget, outcome.usage.as_ref(), call_cost);
                 if outcome.completed {
                     // Time to first token: LiteLLM's latency measure for streams.
                     let ttft = outcome
                         .first_byte_at
                         .map_or(started.elapsed(), |at| at.duration_since(started));
-                    record_load(
+                    routing::call_succeeded(
+                        shared.as_ref(),
                         &router,
                         &deployment,
                         outcome.usage.as_ref(),
@@ -463,7 +538,6 @@ fn respond_success(
                     );
                 }
                 if let Some(charge) = charge {
-                    let call_cost = cost(&stream_target, outcome.usage.as_ref());
                     charge.success(
                         &owned.as_billed(),
                         outcome.usage.as_ref(),
@@ -472,7 +546,7 @@ fn respond_success(
                     );
                 }
             });
-            let relay = SseRelay::new(
+            let mut relay = SseRelay::new(
                 body,
                 idle,
                 !request.include_usage,
@@ -480,6 +554,9 @@ fn respond_success(
                 Some(in_flight),
                 Some(on_finish),
             );
+            if let Some(store) = cache {
+                relay.set_collector(store.collector(&group));
+            }
             let mut response = sse_response(relay.boxed_unsync());
             append_provider_headers(&mut response, &headers);
             response

@@ -4,7 +4,8 @@
 //! 2. route: method + path -> [`Endpoint`] (404 / 405 answered here)
 //! 3. authenticate (master key, constant time) for every endpoint but the health probes
 //! 4. LLM calls: read the body with its size cap, parse the top level only
-//!    ([`request`]), resolve the model group, then [`llm`]: pick a deployment, call it
+//!    ([`request`]), resolve the model group, then [`llm`]: admission, the response cache
+//!    ([`cache`]: a hit answers here, without an upstream call), pick a deployment, call it
 //!    ([`attempt`]), retry / fall back before the first response byte, and answer with the
 //!    buffered JSON or the relayed stream ([`stream`]), cost from the price map
 //! 5. every response gets `x-litellm-call-id`; failures become the OpenAI error body
@@ -16,6 +17,7 @@
 mod admin;
 mod attempt;
 mod auth;
+mod cache;
 mod charge;
 mod enforce;
 mod info;
@@ -23,6 +25,8 @@ mod llm;
 mod mock;
 mod models_admin;
 mod request;
+mod reserve;
+pub use reserve::DEFAULT_RESERVE_MAX_TOKENS;
 mod respond;
 mod route;
 mod stream;
@@ -39,6 +43,7 @@ use hyper::body::Incoming;
 
 use crate::error::ProxyError;
 use crate::state::{AppState, InFlight};
+pub use cache::ResponseCache;
 pub use route::{AdminRoute, Endpoint, route};
 
 /// Every response body the worker produces.

@@ -70,6 +70,9 @@ pub struct LlmRequest {
     pub mock_response: Option<String>,
     /// `mock_testing_fallbacks: true`: fail the first group on purpose.
     pub mock_testing_fallbacks: bool,
+    /// The response-cache controls (`cache: {...}`, `caching`, `ttl`), read before those keys
+    /// are taken out of the body.
+    pub cache: super::cache::Controls,
 }
 
 impl LlmRequest {
@@ -188,6 +191,7 @@ pub fn parse(
         .bool_field("mock_testing_fallbacks")
         .map_err(body_error)?
         .unwrap_or(false);
+    let cache = super::cache::Controls::from_body(&body);
     for key in GATEWAY_ONLY_KEYS {
         body.remove(key);
     }
@@ -203,6 +207,7 @@ pub fn parse(
         fallbacks,
         mock_response,
         mock_testing_fallbacks,
+        cache,
     })
 }
 

@@ -57,6 +57,9 @@ pub enum AdminRoute {
     ModelNew,
     ModelUpdate,
     ModelDelete,
+    CachePing,
+    CacheDelete,
+    CacheFlushAll,
 }
 
 impl AdminRoute {
@@ -95,6 +98,9 @@ const ADMIN_ROUTES: &[(&str, &str, AdminRoute)] = &[
     ("/model/new", "POST", AdminRoute::ModelNew),
     ("/model/update", "POST", AdminRoute::ModelUpdate),
     ("/model/delete", "POST", AdminRoute::ModelDelete),
+    ("/cache/ping", "GET", AdminRoute::CachePing),
+    ("/cache/delete", "POST", AdminRoute::CacheDelete),
+    ("/cache/flushall", "POST", AdminRoute::CacheFlushAll),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -377,5 +383,23 @@ mod tests {
             }
         );
         assert_eq!(AdminRoute::TeamMemberAdd.path(), "/team/member_add");
+        assert_eq!(
+            route(&Method::GET, "/cache/ping"),
+            Endpoint::Admin {
+                route: AdminRoute::CachePing,
+                key: None
+            }
+        );
+        assert_eq!(
+            route(&p, "/cache/flushall"),
+            Endpoint::Admin {
+                route: AdminRoute::CacheFlushAll,
+                key: None
+            }
+        );
+        assert_eq!(
+            route(&Method::GET, "/cache/delete"),
+            Endpoint::WrongMethod { allow: "POST" }
+        );
     }
 }

@@ -6,6 +6,10 @@
 //! upstream closed cleanly without one, and turns an upstream failure or an idle timeout into
 //! an OpenAI error event. Dropping the relay (client gone) drops the upstream body, which closes
 //! that upstream connection: the upstream request is cancelled.
+//!
+//! A [`Collector`] (set by the response cache) keeps a copy of each event (a reference-counted
+//! `Bytes`, no copy of the data) and hands them over only if the stream completed cleanly; without
+//! one the relay does nothing extra.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -34,6 +38,48 @@ pub struct StreamOutcome {
 
 pub type OnFinish = Box<dyn FnOnce(StreamOutcome) + Send>;
 
+/// Keeps the events of a stream (every one the upstream sent before `[DONE]`, the usage chunk
+/// too, even when the client does not get it) and hands them to `done` when the stream completed
+/// cleanly. Past `limit` bytes it gives up and keeps nothing.
+pub struct Collector {
+    events: Vec<Bytes>,
+    size: usize,
+    limit: usize,
+    overflowed: bool,
+    done: Box<dyn FnOnce(Vec<Bytes>) + Send>,
+}
+
+impl Collector {
+    pub fn new(limit: usize, done: impl FnOnce(Vec<Bytes>) + Send + 'static) -> Self {
+        Self {
+            events: Vec::new(),
+            size: 0,
+            limit,
+            overflowed: false,
+            done: Box::new(done),
+        }
+    }
+
+    fn push(&mut self, raw: &Bytes) {
+        if self.overflowed {
+            return;
+        }
+        self.size += raw.len();
+        if self.size > self.limit {
+            self.overflowed = true;
+            self.events = Vec::new();
+            return;
+        }
+        self.events.push(raw.clone());
+    }
+
+    fn finish(self, completed: bool) {
+        if completed && !self.overflowed {
+            (self.done)(self.events);
+        }
+    }
+}
+
 pub struct SseRelay {
     upstream: Incoming,
     splitter: SseSplitter,
@@ -47,6 +93,7 @@ pub struct SseRelay {
     finished: bool,
     outcome: StreamOutcome,
     on_finish: Option<OnFinish>,
+    collector: Option<Collector>,
     describe: String,
     _in_flight: Option<InFlight>,
 }
@@ -72,9 +119,15 @@ impl SseRelay {
             finished: false,
             outcome: StreamOutcome::default(),
             on_finish,
+            collector: None,
             describe,
             _in_flight: in_flight,
         }
+    }
+
+    /// Keeps the stream's events for `collector` (the response cache).
+    pub fn set_collector(&mut self, collector: Collector) {
+        self.collector = Some(collector);
     }
 
     fn take_events(&mut self, chunk: Bytes) {
@@ -84,6 +137,9 @@ impl SseRelay {
                 self.saw_done = true;
                 self.ready.push_back(event.raw);
                 continue;
+            }
+            if let Some(collector) = &mut self.collector {
+                collector.push(&event.raw);
             }
             if let Some(data) = event.data()
                 && let Some(found) = chunk_usage(&data)
@@ -111,6 +167,9 @@ impl SseRelay {
         self.outcome.completed = completed;
         if let Some(callback) = self.on_finish.take() {
             callback(self.outcome);
+        }
+        if let Some(collector) = self.collector.take() {
+            collector.finish(completed);
         }
     }
 }
@@ -152,6 +211,11 @@ impl Body for SseRelay {
                 }
                 Poll::Ready(None) => {
                     if let Some(rest) = this.splitter.finish() {
+                        if let Some(collector) = &mut this.collector
+                            && !rest.is_done()
+                        {
+                            collector.push(&rest.raw);
+                        }
                         this.ready.push_back(rest.raw);
                     }
                     if !this.saw_done {

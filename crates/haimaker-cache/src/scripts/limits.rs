@@ -2,7 +2,8 @@
 
 use super::LuaScript;
 
-/// Checks every scope, then counts the request in all of them, or in none.
+/// Checks every scope, then counts the request in all of them, or in none. In-flight counters move
+/// only for scopes with a parallel limit: release exactly those.
 ///
 /// KEYS, 3 per scope i: `[3i-2]` requests this minute, `[3i-1]` tokens this minute, `[3i]` in flight.
 /// ARGV: `[1]` window TTL (s), `[2]` in-flight safety TTL (s), then 3 per scope from `[3]`:
@@ -42,10 +43,13 @@ if refused == 0 then
     req[i] = redis.call('INCR', KEYS[3 * i - 2])
     -- A window's TTL is set once, when it is created: a fixed window must not slide.
     if req[i] == 1 then redis.call('EXPIRE', KEYS[3 * i - 2], window_ttl) end
-    redis.call('INCR', KEYS[3 * i])
-    -- Refreshed on every admit: it only has to outlive the requests in flight, and it frees the slots
-    -- of a crashed process once traffic stops.
-    redis.call('EXPIRE', KEYS[3 * i], parallel_ttl)
+    -- Only scopes with a parallel limit count in-flight requests (and only those are released).
+    if tonumber(ARGV[3 * i + 2]) >= 0 then
+      redis.call('INCR', KEYS[3 * i])
+      -- Refreshed on every admit: it only has to outlive the requests in flight, and it frees the
+      -- slots of a crashed process once traffic stops.
+      redis.call('EXPIRE', KEYS[3 * i], parallel_ttl)
+    end
   end
 end
 

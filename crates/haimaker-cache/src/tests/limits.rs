@@ -132,6 +132,11 @@ async fn all_or_nothing_across_scopes() {
     assert!(r.allowed);
     assert_eq!(r.remaining[0].requests, Some(9));
     assert_eq!(r.remaining[1].requests, Some(0));
+    assert_eq!(
+        a.test_get("limit:team:t:par").await,
+        None,
+        "no parallel limit: no in-flight counter to release"
+    );
 
     // The team refuses: the key must not be counted either.
     let r = a

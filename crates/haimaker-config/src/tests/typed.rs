@@ -202,7 +202,7 @@ general_settings:
   alerting_args: {}
 litellm_settings:
   cache: true
-  cache_params: {type: redis, namespace: x}
+  cache_params: {type: redis, namespace: x, ttl: 60, mode: default_off, similarity_threshold: 0.8}
 router_settings:
   routing_strategy: least-busy
   num_retries: 1
@@ -214,8 +214,7 @@ guardrails: [{guardrail_name: g}]
             "model_list[*].litellm_params.order",
             "model_list[*].litellm_params.api_version",
             "general_settings.alerting",
-            "litellm_settings.cache",
-            "litellm_settings.cache_params",
+            "litellm_settings.cache_params.similarity_threshold",
             "guardrails",
         ]
     );
@@ -230,7 +229,9 @@ guardrails: [{guardrail_name: g}]
         "{warning}"
     );
     assert!(
-        warning.contains("general_settings.alerting, litellm_settings.cache"),
+        warning.contains(
+            "general_settings.alerting, litellm_settings.cache_params.similarity_threshold"
+        ),
         "{warning}"
     );
 }

@@ -60,9 +60,19 @@ impl Cx<'_> {
         }
     }
 
-    /// Cached keys embed their user's and team's limits: drop them all after such a change.
-    pub fn users_or_teams_changed(&self) {
+    /// Cached keys embed their user's and team's limits: drop them all after such a change,
+    /// here and (through Redis) in every other worker and instance.
+    pub async fn users_or_teams_changed(&self) {
         self.layer.keys.clear();
+        crate::shared::invalidate::publish(self.state, crate::shared::invalidate::ALL).await;
+    }
+
+    /// A key changed (created, updated, blocked, regenerated, deleted): forget it here and
+    /// (through Redis) in every other worker and instance.
+    pub async fn key_changed(&self, token: &str) {
+        self.layer.keys.invalidate(token);
+        crate::shared::invalidate::publish(self.state, &crate::shared::invalidate::key(token))
+            .await;
     }
 }
 

@@ -99,7 +99,7 @@ pub async fn delete(cx: &Cx<'_>, body: &Bytes) -> Result<Response<Body>, ProxyEr
         .await
         .map_err(|e| db_error(StoreError::query("committing the key delete", e)))?;
     for token in &deleted {
-        cx.layer.keys.invalidate(token);
+        cx.key_changed(token).await;
     }
     Ok(ok(&json!({"deleted_keys": passed})))
 }

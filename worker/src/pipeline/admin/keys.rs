@@ -76,7 +76,7 @@ pub async fn generate(cx: &Cx<'_>, body: &Bytes) -> Result<Response<Body>, Proxy
     tx.commit()
         .await
         .map_err(|e| db_error(StoreError::query("committing the new key", e)))?;
-    cx.layer.keys.invalidate(&token);
+    cx.key_changed(&token).await;
     Ok(ok(&Value::Object(key_response(
         &inserted,
         &key,
@@ -150,7 +150,7 @@ pub async fn update(cx: &Cx<'_>, body: &Bytes) -> Result<Response<Body>, ProxyEr
     tx.commit()
         .await
         .map_err(|e| db_error(StoreError::query("committing the key update", e)))?;
-    cx.layer.keys.invalidate(&token);
+    cx.key_changed(&token).await;
     let mut out = Map::new();
     out.insert("key".to_string(), Value::String(key));
     out.extend(row.as_object().cloned().unwrap_or_default());
@@ -220,8 +220,8 @@ pub async fn regenerate(
     tx.commit()
         .await
         .map_err(|e| db_error(StoreError::query("committing the regenerated key", e)))?;
-    cx.layer.keys.invalidate(&token);
-    cx.layer.keys.invalidate(&new_token);
+    cx.key_changed(&token).await;
+    cx.key_changed(&new_token).await;
     Ok(ok(&Value::Object(key_response(&row, &new_key, None))))
 }
 
@@ -249,7 +249,7 @@ pub async fn set_blocked(
         .await
         .map_err(db_error)?
         .ok_or_else(|| not_found("key", format!("Key {key} not found")))?;
-    cx.layer.keys.invalidate(&token);
+    cx.key_changed(&token).await;
     Ok(ok(&row))
 }
 

@@ -234,7 +234,7 @@ pub async fn member_add(cx: &Cx<'_>, body: &Bytes) -> Result<Response<Body>, Pro
     tx.commit()
         .await
         .map_err(|e| db_error(StoreError::query("committing the new members", e)))?;
-    cx.users_or_teams_changed();
+    cx.users_or_teams_changed().await;
     let mut out: Map<String, Value> = added.team.as_object().cloned().unwrap_or_default();
     out.insert("updated_users".to_string(), Value::Array(added.users));
     out.insert(
@@ -301,6 +301,6 @@ pub async fn member_delete(cx: &Cx<'_>, body: &Bytes) -> Result<Response<Body>, 
     tx.commit()
         .await
         .map_err(|e| db_error(StoreError::query("committing the member removal", e)))?;
-    cx.users_or_teams_changed();
+    cx.users_or_teams_changed().await;
     Ok(ok(&team))
 }

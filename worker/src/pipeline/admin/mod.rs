@@ -1,9 +1,10 @@
 //! The management endpoints (reference section 4.3): keys, users, teams, spend logs, stored
-//! models. Each needs a proxy admin (the master key, or a key of a `proxy_admin` user), except
+//! models, the response cache (`/cache/*`, section 11.2). Each needs a proxy admin (the master key, or a key of a `proxy_admin` user), except
 //! `/key/info` about the caller's own key. Every other caller gets LiteLLM's 401.
 //!
 //! One module per resource; the SQL is in `haimaker_store::admin`.
 
+mod cache;
 mod common;
 mod key_list;
 mod keys;
@@ -67,6 +68,13 @@ pub async fn handle(
     ) {
         return Err(not_implemented(request.route));
     }
+    // The response cache needs no database.
+    match request.route {
+        AdminRoute::CachePing => return cache::ping(state).await,
+        AdminRoute::CacheDelete => return cache::delete(state, &request.body).await,
+        AdminRoute::CacheFlushAll => return cache::flush_all(state).await,
+        _ => {}
+    }
     let Some(layer) = state.db.as_deref() else {
         return Err(common::no_db());
     };
@@ -99,9 +107,12 @@ pub async fn handle(
         AdminRoute::TeamMemberAdd => members::member_add(&cx, body).await,
         AdminRoute::TeamMemberDelete => members::member_delete(&cx, body).await,
         AdminRoute::SpendLogs => spend::logs(&cx, &query).await,
-        AdminRoute::ModelNew | AdminRoute::ModelUpdate | AdminRoute::ModelDelete => {
-            Err(not_implemented(request.route))
-        }
+        AdminRoute::ModelNew
+        | AdminRoute::ModelUpdate
+        | AdminRoute::ModelDelete
+        | AdminRoute::CachePing
+        | AdminRoute::CacheDelete
+        | AdminRoute::CacheFlushAll => Err(not_implemented(request.route)),
     }
 }
 

@@ -86,7 +86,7 @@ pub async fn new(cx: &Cx<'_>, body: &Bytes) -> Result<Response<Body>, ProxyError
     tx.commit()
         .await
         .map_err(|e| db_error(StoreError::query("committing the new team", e)))?;
-    cx.users_or_teams_changed();
+    cx.users_or_teams_changed().await;
     Ok(ok(&added.team))
 }
 
@@ -152,7 +152,7 @@ pub async fn update(cx: &Cx<'_>, body: &Bytes) -> Result<Response<Body>, ProxyEr
     tx.commit()
         .await
         .map_err(|e| db_error(StoreError::query("committing the team update", e)))?;
-    cx.users_or_teams_changed();
+    cx.users_or_teams_changed().await;
     Ok(ok(&json!({"team_id": team_id, "data": row})))
 }
 
@@ -197,7 +197,7 @@ pub async fn delete(cx: &Cx<'_>, body: &Bytes) -> Result<Response<Body>, ProxyEr
     tx.commit()
         .await
         .map_err(|e| db_error(StoreError::query("committing the team delete", e)))?;
-    cx.users_or_teams_changed();
+    cx.users_or_teams_changed().await;
     Ok(ok(&json!({"deleted_teams": team_ids})))
 }
 

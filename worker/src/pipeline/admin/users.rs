@@ -143,7 +143,7 @@ pub async fn new(cx: &Cx<'_>, body: &Bytes) -> Result<Response<Body>, ProxyError
     tx.commit()
         .await
         .map_err(|e| db_error(StoreError::query("committing the new user", e)))?;
-    cx.users_or_teams_changed();
+    cx.users_or_teams_changed().await;
 
     let mut out = match &key {
         Some((key, row)) => key_response(row, key, None),
@@ -367,7 +367,7 @@ pub async fn update(cx: &Cx<'_>, body: &Bytes) -> Result<Response<Body>, ProxyEr
     tx.commit()
         .await
         .map_err(|e| db_error(StoreError::query("committing the user update", e)))?;
-    cx.users_or_teams_changed();
+    cx.users_or_teams_changed().await;
     Ok(ok(&json!({"user_id": user_id, "data": row})))
 }
 
@@ -408,7 +408,7 @@ pub async fn delete(cx: &Cx<'_>, body: &Bytes) -> Result<Response<Body>, ProxyEr
     tx.commit()
         .await
         .map_err(|e| db_error(StoreError::query("committing the user delete", e)))?;
-    cx.users_or_teams_changed();
+    cx.users_or_teams_changed().await;
     Ok(ok(&json!(deleted)))
 }
 
