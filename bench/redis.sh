@@ -63,7 +63,7 @@ limited=$(generate '{"key_alias":"limited","rpm_limit":100000000,"tpm_limit":100
 run() { # label port key conns
   WRK_KEY=$3 wrk -t2 -c"$4" -d"${DURATION}s" --latency -s bench/chat.lua \
     "http://127.0.0.1:$2/v1/chat/completions" | grep WRKSUMMARY \
-    | awk -v l="$1 c=$4" '{print l, $5, $6, $7, $9, $12, $13}'
+    | awk -v l="$1 c=$4" '{print l, $5, $6, $8, $11, $12}'
 }
 for c in $CONNS; do
   run off 14301 "$plain" "$c"

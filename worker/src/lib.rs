@@ -215,6 +215,12 @@ async fn run_async(args: WorkerArgs, config: haimaker_config::Config) -> i32 {
     {
         db.final_flush(Duration::from_secs(10)).await;
     }
+    // Leases held in Redis (parallel slots, budget chunks) go back for the other workers.
+    if code != exit::FATAL
+        && let Some(shared) = &state.shared
+    {
+        shared.final_flush(Duration::from_secs(2)).await;
+    }
     tracing::debug!(target: "haimaker::worker", slot = args.slot, generation = args.generation, ?drained, code, "worker stopped");
     code
 }

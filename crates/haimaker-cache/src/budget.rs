@@ -39,6 +39,8 @@ pub struct BudgetEntity {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reservation {
     pub granted: bool,
+    /// How much was reserved for every entity (0 when refused).
+    pub amount: f64,
     /// The first entity (index into the `entities` given) whose budget refused, and its live spend
     /// (spend + outstanding reservations) in USD.
     pub refused: Option<(usize, f64)>,
@@ -53,17 +55,34 @@ impl Redis {
         entities: &[BudgetEntity],
         estimate: f64,
     ) -> Result<Reservation, RedisError> {
+        self.reserve_upto(entities, estimate, estimate).await
+    }
+
+    /// Reserves at least `min` and at most `want` for every entity at once (a chunk the caller hands
+    /// out to several requests locally): `want` capped at 1/16 of the smallest room left, never
+    /// below `min`; refuses (changing nothing) when an entity has no room for `min`. What is not
+    /// used is given back with [`settle`](Self::settle) (`estimate` = the unused part, `actual` 0).
+    pub async fn reserve_upto(
+        &self,
+        entities: &[BudgetEntity],
+        min: f64,
+        want: f64,
+    ) -> Result<Reservation, RedisError> {
         if entities.is_empty() {
             return Ok(Reservation {
                 granted: true,
+                amount: want,
                 refused: None,
             });
         }
         let mut keys = Vec::with_capacity(entities.len() * 2);
-        let mut args = Vec::with_capacity(3 + entities.len() * 2);
+        let mut args = Vec::with_capacity(4 + entities.len() * 2);
         // Checked before clamping: `NAN.max(0.0)` is 0, which would hide the caller's bug.
-        money(estimate, "estimate")?;
-        args.push(money(estimate.max(0.0), "estimate")?);
+        money(min, "estimate")?;
+        money(want, "estimate")?;
+        let min = min.max(0.0);
+        args.push(money(min, "estimate")?);
+        args.push(money(want.max(min), "estimate")?);
         args.push(SPEND_TTL.as_secs().to_string());
         args.push(RESERVED_TTL.as_secs().to_string());
         for entity in entities {
@@ -79,8 +98,9 @@ impl Redis {
             .run(|c| async move { RESERVE.run(&c, keys, args).await })
             .await?;
         match reply.as_slice() {
-            [granted] if granted == "1" => Ok(Reservation {
+            [granted, amount] if granted == "1" => Ok(Reservation {
                 granted: true,
+                amount: amount.parse().map_err(|_| bad_reply(&reply))?,
                 refused: None,
             }),
             [granted, index, live] if granted == "0" => {
@@ -88,6 +108,7 @@ impl Redis {
                 let live: f64 = live.parse().map_err(|_| bad_reply(&reply))?;
                 Ok(Reservation {
                     granted: false,
+                    amount: 0.0,
                     refused: Some((index.saturating_sub(1), live)),
                 })
             }

@@ -55,6 +55,8 @@ pub struct Remaining {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admitted {
     pub allowed: bool,
+    /// How many requests were granted (0 when refused; at most the `want` asked for).
+    pub granted: u64,
     /// The first scope (index into the `scopes` given) that refused, and which limit.
     pub refused: Option<(usize, Refusal)>,
     /// Per scope, in order: what is left this minute (after this request when it was allowed).
@@ -68,18 +70,33 @@ impl Redis {
     /// count (and, for scopes with a `parallel` limit, in-flight count) is incremented; any fails ->
     /// nothing is incremented.
     pub async fn admit(&self, scopes: &[LimitScope]) -> Result<Admitted, RedisError> {
-        self.admit_at(scopes, unix_now()).await
+        self.admit_at(scopes, 1, unix_now()).await
+    }
+
+    /// Like [`admit`](Self::admit) for up to `want` requests at once (a lease the caller hands out
+    /// locally): grants the most every scope has room for, at least 1, or refuses. The requests
+    /// count in this minute's window whether or not they are used; unused parallel slots must be
+    /// given back with [`release_n`](Self::release_n).
+    pub async fn lease(&self, scopes: &[LimitScope], want: u64) -> Result<Admitted, RedisError> {
+        self.admit_at(scopes, want.max(1), unix_now()).await
     }
 
     /// Releases the parallel slots taken by [`admit`](Self::admit) (call once when the request ends,
     /// with the ids of the scopes that had a `parallel` limit: only those took a slot).
     pub async fn release(&self, scope_ids: &[String]) -> Result<(), RedisError> {
-        if scope_ids.is_empty() {
+        self.release_n(scope_ids, 1).await
+    }
+
+    /// Releases `n` parallel slots in each scope (the unused part of a lease, or several ended
+    /// requests at once).
+    pub async fn release_n(&self, scope_ids: &[String], n: u64) -> Result<(), RedisError> {
+        if scope_ids.is_empty() || n == 0 {
             return Ok(());
         }
         let keys: Vec<String> = scope_ids.iter().map(|id| self.parallel_key(id)).collect();
+        let args = vec![n.to_string()];
         let _: i64 = self
-            .run(|c| async move { RELEASE.run(&c, keys, Vec::new()).await })
+            .run(|c| async move { RELEASE.run(&c, keys, args).await })
             .await?;
         Ok(())
     }
@@ -89,16 +106,18 @@ impl Redis {
         self.add_tokens_at(scope_ids, tokens, unix_now()).await
     }
 
-    /// [`admit`](Self::admit) at a given time (unix seconds): tests move across minute boundaries.
+    /// [`lease`](Self::lease) at a given time (unix seconds): tests move across minute boundaries.
     pub(crate) async fn admit_at(
         &self,
         scopes: &[LimitScope],
+        want: u64,
         now: u64,
     ) -> Result<Admitted, RedisError> {
         let reset_secs = 60 - now % 60;
         if scopes.is_empty() {
             return Ok(Admitted {
                 allowed: true,
+                granted: want,
                 refused: None,
                 remaining: Vec::new(),
                 reset_secs,
@@ -109,6 +128,7 @@ impl Redis {
         let mut args = Vec::with_capacity(2 + scopes.len() * 3);
         args.push(WINDOW_TTL.as_secs().to_string());
         args.push(PARALLEL_TTL.as_secs().to_string());
+        args.push(want.to_string());
         for scope in scopes {
             keys.push(self.window_key(&scope.id, "req", minute));
             keys.push(self.window_key(&scope.id, "tok", minute));
@@ -168,7 +188,7 @@ fn limit_arg(limit: Option<u64>) -> String {
 }
 
 fn parse_admit(reply: &[i64], scopes: usize, reset_secs: u64) -> Result<Admitted, RedisError> {
-    if reply.len() != 3 + 2 * scopes {
+    if reply.len() != 4 + 2 * scopes {
         return Err(RedisError::Other(format!(
             "admit script returned {} values for {scopes} scopes",
             reply.len()
@@ -192,7 +212,7 @@ fn parse_admit(reply: &[i64], scopes: usize, reset_secs: u64) -> Result<Admitted
         }
     };
     let left = |v: i64| u64::try_from(v).ok();
-    let remaining = reply[3..]
+    let remaining = reply[4..]
         .chunks_exact(2)
         .map(|pair| Remaining {
             requests: left(pair[0]),
@@ -201,6 +221,7 @@ fn parse_admit(reply: &[i64], scopes: usize, reset_secs: u64) -> Result<Admitted
         .collect();
     Ok(Admitted {
         allowed,
+        granted: u64::try_from(reply[3]).unwrap_or(0),
         refused,
         remaining,
         reset_secs,

@@ -105,7 +105,7 @@ impl Redis {
     pub async fn decr_in_flight(&self, deployment_id: &str) -> Result<(), RedisError> {
         let keys = vec![self.in_flight_key(deployment_id)];
         let _: i64 = self
-            .run(|c| async move { RELEASE.run(&c, keys, Vec::new()).await })
+            .run(|c| async move { RELEASE.run(&c, keys, vec!["1".to_owned()]).await })
             .await?;
         Ok(())
     }

@@ -696,3 +696,39 @@ async fn redis_cut_mid_run_and_restored_fails_no_request() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leased_limits_stay_exact_across_instances() {
+    // rpm 200 and 500 parallel slots are leased a few requests at a time: the totals across
+    // both instances must still be exactly the limit.
+    let (db, redis) = (TestDb::create().await, TestRedis::new().await);
+    let a = gateway(&mock_config(""), &db, &redis).start();
+    let b = gateway(&mock_config(""), &db, &redis).start();
+    let key = generate(&a, json!({"rpm_limit": 200, "max_parallel_requests": 500})).await;
+    away_from_minute_end(30).await;
+    let mut served = 0;
+    for i in 0..250 {
+        let gw = if i % 2 == 0 { &a } else { &b };
+        let resp = chat_as(gw, &key, hi("m")).await;
+        match resp.status {
+            200 => served += 1,
+            429 => assert_eq!(resp.json()["error"]["type"], "rate_limit_error"),
+            other => panic!("unexpected {other}: {}", resp.text()),
+        }
+    }
+    assert_eq!(served, 200, "exactly the rpm limit across both instances");
+    let token = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(key.as_bytes()));
+    let window = redis
+        .keys()
+        .await
+        .into_iter()
+        .find(|k| k.starts_with(&format!("limit:key:{token}:req:")))
+        .expect("the window key");
+    assert_eq!(redis.get(&window).await.as_deref(), Some("200"));
+    // Idle leases give their parallel slots back.
+    let deadline = Instant::now() + DEADLINE;
+    while redis.get(&format!("limit:key:{token}:par")).await.is_some() {
+        assert!(Instant::now() < deadline, "parallel slots never given back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

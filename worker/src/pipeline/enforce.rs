@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use haimaker_cache::{LimitScope, RedisError};
+use haimaker_cache::LimitScope;
 use http::{HeaderName, HeaderValue, StatusCode};
 
 use super::auth::Caller;
@@ -22,7 +22,8 @@ use super::reserve::{self, BudgetHold};
 use crate::db::limits::{Exceeded, Remaining};
 use crate::db::{DbLayer, Entity, KeyLimits};
 use crate::error::ProxyError;
-use crate::shared::{Shared, Write};
+use crate::shared::Shared;
+use crate::shared::leases::{Denied, LimitSlot};
 
 /// What admission hands the rest of the request.
 #[derive(Debug, Default)]
@@ -42,14 +43,8 @@ pub struct Admission {
 pub enum Permit {
     /// Counted in this process (no Redis, or Redis down).
     Local(Vec<crate::db::limits::Permit>),
-    /// Counted in Redis for every instance.
-    Shared {
-        shared: Arc<Shared>,
-        /// Scopes with a parallel limit: their slots are released on drop.
-        parallel: Vec<String>,
-        /// Scopes with a tpm limit: a finished call's tokens go there.
-        tpm: Vec<String>,
-    },
+    /// Counted in Redis for every instance (through this worker's lease).
+    Shared(LimitSlot),
 }
 
 impl Permit {
@@ -60,25 +55,7 @@ impl Permit {
         }
         match self {
             Self::Local(permits) => permits.iter().for_each(|p| p.add_tokens(tokens)),
-            Self::Shared { shared, tpm, .. } if !tpm.is_empty() => {
-                shared.apply(Write::AddTokens {
-                    scopes: tpm.clone(),
-                    tokens,
-                });
-            }
-            Self::Shared { .. } => {}
-        }
-    }
-}
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        if let Self::Shared {
-            shared, parallel, ..
-        } = self
-            && !parallel.is_empty()
-        {
-            shared.apply(Write::Release(std::mem::take(parallel)));
+            Self::Shared(slot) => slot.add_tokens(tokens),
         }
     }
 }
@@ -270,48 +247,41 @@ async fn limit(
     scopes: &[LimitScope],
 ) -> Result<(Permit, Remaining), ProxyError> {
     if let Some(shared) = shared {
-        match shared.redis.admit(scopes).await {
+        let first = scopes.first();
+        match shared.leases.admit(shared, scopes).await {
             Ok(admitted) => {
-                let first = scopes.first();
-                let left = admitted.remaining.first().copied().unwrap_or_default();
                 let remaining = Remaining {
                     limit_requests: first.and_then(|s| s.rpm),
-                    remaining_requests: left.requests,
+                    remaining_requests: admitted.requests_left,
                     limit_tokens: first.and_then(|s| s.tpm),
-                    remaining_tokens: left.tokens,
+                    remaining_tokens: admitted.tokens_left,
                     reset_secs: admitted.reset_secs,
                 };
-                if let Some((index, refusal)) = admitted.refused {
-                    return Err(rate_limited(Exceeded {
-                        parallel: refusal == haimaker_cache::Refusal::Parallel,
-                        retry_after_secs: if refusal == haimaker_cache::Refusal::Parallel {
-                            1
-                        } else {
-                            admitted.reset_secs
-                        },
-                        remaining,
-                    })
-                    .with_scope(scopes.get(index)));
-                }
-                let permit = Permit::Shared {
-                    shared: Arc::clone(shared),
-                    parallel: scopes
-                        .iter()
-                        .filter(|s| s.parallel.is_some())
-                        .map(|s| s.id.clone())
-                        .collect(),
-                    tpm: scopes
-                        .iter()
-                        .filter(|s| s.tpm.is_some())
-                        .map(|s| s.id.clone())
-                        .collect(),
-                };
-                return Ok((permit, remaining));
+                return Ok((Permit::Shared(admitted.slot), remaining));
             }
-            Err(RedisError::Unavailable(_)) => {}
-            Err(e) => {
-                tracing::warn!(target: "haimaker::redis", error = %e, "rate-limit check failed; counting in this process");
+            Err(Denied::Refused {
+                index,
+                refusal,
+                requests_left,
+                tokens_left,
+                reset_secs,
+            }) => {
+                let parallel = refusal == haimaker_cache::Refusal::Parallel;
+                return Err(rate_limited(Exceeded {
+                    parallel,
+                    retry_after_secs: if parallel { 1 } else { reset_secs },
+                    remaining: Remaining {
+                        limit_requests: first.and_then(|s| s.rpm),
+                        remaining_requests: requests_left,
+                        limit_tokens: first.and_then(|s| s.tpm),
+                        remaining_tokens: tokens_left,
+                        reset_secs,
+                    },
+                })
+                .with_scope(scopes.get(index)));
             }
+            // Redis down: count in this process.
+            Err(Denied::Unavailable | Denied::OverBudget { .. }) => {}
         }
     }
     let mut permits = Vec::with_capacity(scopes.len());

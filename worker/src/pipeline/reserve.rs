@@ -19,7 +19,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use haimaker_cache::{BudgetEntity, RedisError};
+use haimaker_cache::BudgetEntity;
 use haimaker_pricing::{PriceMap, TokenUsage};
 use haimaker_router::{Group, Router};
 use haimaker_store::keys::KeyRecord;
@@ -28,42 +28,57 @@ use http::StatusCode;
 use super::request::LlmRequest;
 use super::route::CallType;
 use crate::error::ProxyError;
+use crate::shared::leases::{BudgetSlot, Denied};
 use crate::shared::{Shared, Write};
 
 /// Completion tokens assumed for a request that does not cap them.
 pub const DEFAULT_RESERVE_MAX_TOKENS: u64 = 4096;
 
-/// A reservation (or, with `estimate` 0, a cost to record): settled when dropped with the cost
-/// given to [`BudgetHold::charge`] (0 if none was: a failed or cancelled call costs nothing).
+/// A request's budget reservation (or, while Redis is down, a cost to record once it is back):
+/// settled when dropped with the cost given to [`BudgetHold::charge`] (0 if none was: a failed
+/// or cancelled call costs nothing).
 #[derive(Debug)]
-pub struct BudgetHold {
-    shared: Arc<Shared>,
-    entities: Vec<String>,
-    estimate: f64,
-    /// The call's cost, as f64 bits.
-    cost: AtomicU64,
+pub enum BudgetHold {
+    Reserved(BudgetSlot),
+    Unreserved {
+        shared: Arc<Shared>,
+        entities: Vec<String>,
+        /// The call's cost, as f64 bits.
+        cost: AtomicU64,
+    },
 }
 
 impl BudgetHold {
     /// Records the call's real cost (settled on drop).
     pub fn charge(&self, cost: f64) {
-        if cost.is_finite() && cost >= 0.0 {
-            self.cost.store(cost.to_bits(), Ordering::Relaxed);
+        match self {
+            Self::Reserved(slot) => slot.charge(cost),
+            Self::Unreserved { cost: bits, .. } => {
+                if cost.is_finite() && cost >= 0.0 {
+                    bits.store(cost.to_bits(), Ordering::Relaxed);
+                }
+            }
         }
     }
 }
 
 impl Drop for BudgetHold {
     fn drop(&mut self) {
-        let actual = f64::from_bits(self.cost.load(Ordering::Relaxed));
-        if self.estimate == 0.0 && actual == 0.0 {
-            return;
+        if let Self::Unreserved {
+            shared,
+            entities,
+            cost,
+        } = self
+        {
+            let actual = f64::from_bits(cost.load(Ordering::Relaxed));
+            if actual > 0.0 {
+                shared.apply(Write::Settle {
+                    entities: std::mem::take(entities),
+                    estimate: 0.0,
+                    actual,
+                });
+            }
         }
-        self.shared.apply(Write::Settle {
-            entities: std::mem::take(&mut self.entities),
-            estimate: self.estimate,
-            actual,
-        });
     }
 }
 
@@ -108,25 +123,18 @@ pub async fn hold(
     if entities.is_empty() {
         return Ok(None);
     }
-    let unreserved = |entities: &[BudgetEntity]| BudgetHold {
+    let unreserved = |entities: &[BudgetEntity]| BudgetHold::Unreserved {
         shared: Arc::clone(shared),
         entities: entities.iter().map(|e| e.id.clone()).collect(),
-        estimate: 0.0,
         cost: AtomicU64::new(0),
     };
     if !shared.redis.is_up() {
         return Ok(Some(unreserved(&entities)));
     }
     let estimate = worst_case();
-    match shared.redis.reserve(&entities, estimate).await {
-        Ok(r) if r.granted => Ok(Some(BudgetHold {
-            shared: Arc::clone(shared),
-            entities: entities.into_iter().map(|e| e.id).collect(),
-            estimate,
-            cost: AtomicU64::new(0),
-        })),
-        Ok(r) => {
-            let (index, live) = r.refused.unwrap_or((0, 0.0));
+    match shared.leases.reserve(shared, &entities, estimate).await {
+        Ok(slot) => Ok(Some(BudgetHold::Reserved(slot))),
+        Err(Denied::OverBudget { index, live }) => {
             let entity = entities.get(index).map_or("", |e| e.id.as_str());
             let max = entities
                 .get(index)
@@ -134,12 +142,7 @@ pub async fn hold(
                 .unwrap_or(0.0);
             Err(refused(entity, live, max, estimate))
         }
-        Err(e) => {
-            if !matches!(e, RedisError::Unavailable(_)) {
-                tracing::warn!(target: "haimaker::redis", error = %e, "budget reservation failed; checking this process's view only");
-            }
-            Ok(Some(unreserved(&entities)))
-        }
+        Err(Denied::Unavailable | Denied::Refused { .. }) => Ok(Some(unreserved(&entities))),
     }
 }
 

@@ -10,6 +10,7 @@
 //! load signal that may be lost.
 
 pub mod invalidate;
+pub mod leases;
 pub mod routing;
 
 use std::collections::VecDeque;
@@ -30,8 +31,8 @@ const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_millis(500);
 /// A write that must reach Redis eventually.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
-    /// Frees parallel-request slots taken at admission.
-    Release(Vec<String>),
+    /// Frees `n` parallel-request slots in each scope.
+    ReleaseN { scopes: Vec<String>, n: u64 },
     /// Ends a budget reservation with the real cost.
     Settle {
         entities: Vec<String>,
@@ -49,7 +50,7 @@ pub enum Write {
 impl Write {
     async fn run(&self, redis: &Redis) -> Result<(), RedisError> {
         match self {
-            Self::Release(scopes) => redis.release(scopes).await,
+            Self::ReleaseN { scopes, n } => redis.release_n(scopes, *n).await,
             Self::Settle {
                 entities,
                 estimate,
@@ -65,6 +66,8 @@ impl Write {
 #[derive(Debug)]
 pub struct Shared {
     pub redis: Redis,
+    /// Limit and budget leases handed out locally.
+    pub leases: Arc<leases::Leases>,
     deferred: Mutex<VecDeque<Write>>,
     sync_interval: Duration,
 }
@@ -73,6 +76,7 @@ impl Shared {
     pub fn new(redis: Redis, env: &dyn Fn(&str) -> Option<String>) -> Self {
         Self {
             redis,
+            leases: Arc::default(),
             deferred: Mutex::default(),
             sync_interval: env("HAIMAKER_REDIS_SYNC_MS")
                 .and_then(|v| v.trim().parse::<u64>().ok())
@@ -187,6 +191,32 @@ impl Shared {
                 routing::exchange(&shared.redis, &app.router()).await;
             }
         });
+        let shared = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(leases::FLUSH_INTERVAL).await;
+                for write in shared.leases.due(false) {
+                    shared.apply(write);
+                }
+            }
+        });
         invalidate::listen(self, state);
+    }
+
+    /// At a planned exit: gives back every lease and writes what is deferred, waiting at most
+    /// `within` (what cannot be written is left to the Redis TTLs).
+    pub async fn final_flush(&self, within: Duration) {
+        let writes = self.leases.due(true);
+        let all = async {
+            for write in writes {
+                if let Err(RedisError::Unavailable(_)) = write.run(&self.redis).await {
+                    self.defer(write);
+                }
+            }
+            self.replay().await;
+        };
+        if tokio::time::timeout(within, all).await.is_err() {
+            tracing::warn!(target: "haimaker::redis", pending = self.deferred_len(), "redis writes not finished at exit; the TTLs free what was held");
+        }
     }
 }

@@ -14,10 +14,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use haimaker_cache::{LimitScope, Redis, RedisError, Refusal};
+use haimaker_cache::{LimitScope, Redis, Refusal};
 use haimaker_openai::Usage;
 use haimaker_router::{Deployment, InFlightGuard, Router, RoutingStrategy};
 
+use super::leases::Denied;
 use super::{Shared, Write};
 use crate::state::AppState;
 
@@ -139,10 +140,7 @@ pub fn call_succeeded(
     let strategy = router.strategy();
     if let Some(tokens) = tokens.filter(|t| *t > 0) {
         if deployment.tpm.is_some() {
-            shared.apply(Write::AddTokens {
-                scopes: vec![limit_scope(deployment)],
-                tokens,
-            });
+            shared.leases.add_tokens(&limit_scope(deployment), tokens);
         }
         if reads_usage(strategy) {
             let id = deployment.id.clone();
@@ -206,26 +204,32 @@ pub async fn admit_deployment(
             tpm: deployment.tpm,
             parallel: None,
         };
-        match shared.redis.admit(std::slice::from_ref(&scope)).await {
-            Ok(admitted) if admitted.allowed => return Ok(()),
-            Ok(admitted) => {
-                let left = admitted.remaining.first().copied().unwrap_or_default();
-                let refusal = admitted.refused.map(|(_, r)| r);
+        match shared
+            .leases
+            .admit(shared, std::slice::from_ref(&scope))
+            .await
+        {
+            // No parallel limit: the slot holds nothing to give back.
+            Ok(_slot) => return Ok(()),
+            Err(Denied::Refused {
+                refusal,
+                requests_left,
+                tokens_left,
+                reset_secs,
+                ..
+            }) => {
                 let used = |limit: Option<u64>, left: Option<u64>| {
                     limit.unwrap_or(0).saturating_sub(left.unwrap_or(0))
                 };
                 return Err(full(
-                    refusal,
+                    Some(refusal),
                     deployment,
-                    used(deployment.rpm, left.requests),
-                    used(deployment.tpm, left.tokens),
-                    Duration::from_secs(admitted.reset_secs),
+                    used(deployment.rpm, requests_left),
+                    used(deployment.tpm, tokens_left),
+                    Duration::from_secs(reset_secs),
                 ));
             }
-            Err(RedisError::Unavailable(_)) => {}
-            Err(e) => {
-                tracing::warn!(target: "haimaker::redis", error = %e, "deployment limit check failed; counting in this process");
-            }
+            Err(Denied::Unavailable | Denied::OverBudget { .. }) => {}
         }
     }
     let (rpm, tpm) = router.usage(deployment);

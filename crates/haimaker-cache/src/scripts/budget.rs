@@ -2,37 +2,42 @@
 
 use super::LuaScript;
 
-/// Reserves `estimate` for every entity, or refuses and changes nothing.
+/// Reserves between `min` and `want` for every entity (the same amount everywhere), or refuses and
+/// changes nothing. The amount is `want`, capped at 1/16 of the smallest room left (so one process
+/// does not hold the last of a budget others also draw on), but never below `min`; an entity
+/// without room for `min` refuses.
 ///
 /// KEYS, 2 per entity i: `[2i-1]` live spend, `[2i]` reserved.
-/// ARGV: `[1]` estimate, `[2]` spend TTL (s), `[3]` reserved TTL (s), then 2 per entity from `[4]`:
-/// max budget (`''` = none), spend according to the database.
-/// Returns `{'1'}` when granted, `{'0', refusing entity (1-based), its live spend}` when refused.
-/// Floats travel as strings: a Lua number returned to Redis is truncated to an integer.
+/// ARGV: `[1]` min, `[2]` want, `[3]` spend TTL (s), `[4]` reserved TTL (s), then 2 per entity from
+/// `[5]`: max budget (`''` = none), spend according to the database.
+/// Returns `{'1', amount}` when granted, `{'0', refusing entity (1-based), its live spend}` when
+/// refused. Floats travel as strings: a Lua number returned to Redis is truncated to an integer.
 pub(crate) static RESERVE: LuaScript = LuaScript::new(
     r#"
 local n = #KEYS / 2
-local estimate = tonumber(ARGV[1])
+local min = tonumber(ARGV[1])
+local amount = tonumber(ARGV[2])
 for i = 1, n do
-  local max = tonumber(ARGV[2 * i + 2])
+  local max = tonumber(ARGV[2 * i + 3])
   if max then
     -- An entity seen for the first time starts from the database's figure.
-    local spend = tonumber(redis.call('GET', KEYS[2 * i - 1]) or ARGV[2 * i + 3])
+    local spend = tonumber(redis.call('GET', KEYS[2 * i - 1]) or ARGV[2 * i + 4])
     local reserved = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
     local live = spend + math.max(reserved, 0)
     -- A hair of tolerance so that float noise (0.1 + 0.2) does not refuse an exact fit.
-    if live + estimate > max + 1e-9 then
+    if live + min > max + 1e-9 then
       return {'0', tostring(i), tostring(live)}
     end
+    amount = math.min(amount, math.max(min, (max - live) / 16))
   end
 end
 for i = 1, n do
-  redis.call('SET', KEYS[2 * i - 1], ARGV[2 * i + 3], 'NX')
-  redis.call('EXPIRE', KEYS[2 * i - 1], ARGV[2])
-  redis.call('INCRBYFLOAT', KEYS[2 * i], ARGV[1])
-  redis.call('EXPIRE', KEYS[2 * i], ARGV[3])
+  redis.call('SET', KEYS[2 * i - 1], ARGV[2 * i + 4], 'NX')
+  redis.call('EXPIRE', KEYS[2 * i - 1], ARGV[3])
+  redis.call('INCRBYFLOAT', KEYS[2 * i], tostring(amount))
+  redis.call('EXPIRE', KEYS[2 * i], ARGV[4])
 end
-return {'1'}
+return {'1', tostring(amount)}
 "#,
 );
 

@@ -179,3 +179,41 @@ async fn all_entities_or_none() {
     // Bad numbers are refused before reaching Redis.
     assert!(a.reserve(&[key], f64::NAN).await.is_err());
 }
+
+#[tokio::test]
+async fn a_chunk_is_capped_by_a_sixteenth_of_the_room_but_never_below_the_minimum() {
+    let prefix = random_prefix();
+    let _cleanup = Cleanup::new(&prefix);
+    let a = connect(&prefix).await;
+    let key = [entity("key:chunky", Some(100.0), 20.0)];
+    let close = |got: f64, want: f64| assert!((got - want).abs() < 1e-9, "{got} != {want}");
+    // Room 80: a sixteenth is 5, below the 64 wanted.
+    let r = a.reserve_upto(&key, 1.0, 64.0).await.expect("reserve");
+    assert!(r.granted);
+    close(r.amount, 5.0);
+    // Room 75.
+    let r = a.reserve_upto(&key, 1.0, 64.0).await.expect("reserve");
+    close(r.amount, 75.0 / 16.0);
+    // A small want is granted whole.
+    let r = a.reserve_upto(&key, 1.0, 2.0).await.expect("reserve");
+    close(r.amount, 2.0);
+    // The minimum beats a sixteenth of the room when it is larger.
+    let room = 80.0 - 5.0 - 75.0 / 16.0 - 2.0;
+    let r = a.reserve_upto(&key, 40.0, 64.0).await.expect("reserve");
+    close(r.amount, 40.0);
+    // No room for the minimum: refused, nothing reserved.
+    let r = a
+        .reserve_upto(&key, room - 40.0 + 0.5, 64.0)
+        .await
+        .expect("reserve");
+    assert!(!r.granted);
+    assert_eq!(r.amount, 0.0);
+    // Giving back unused parts makes room again.
+    a.settle(&["key:chunky".to_owned()], 30.0, 0.0)
+        .await
+        .expect("give back");
+    close(
+        live_spend(&a, "key:chunky").await,
+        100.0 - (room - 40.0) - 30.0,
+    );
+}

@@ -27,7 +27,7 @@ async fn rpm_is_enforced_across_two_clients() {
     let mut allowed = 0;
     for i in 0..10 {
         let client = if i % 2 == 0 { &a } else { &b };
-        let r = client.admit_at(&scopes, now).await.expect("admit");
+        let r = client.admit_at(&scopes, 1, now).await.expect("admit");
         if r.allowed {
             allowed += 1;
             assert_eq!(r.refused, None);
@@ -57,7 +57,7 @@ async fn tpm_counts_tokens_added_after_calls() {
     let ids = ["user:u1".to_owned()];
     let now = unix_now();
 
-    let r = a.admit_at(&scopes, now).await.expect("admit");
+    let r = a.admit_at(&scopes, 1, now).await.expect("admit");
     assert!(r.allowed);
     assert_eq!(
         r.remaining[0],
@@ -68,12 +68,12 @@ async fn tpm_counts_tokens_added_after_calls() {
     );
     a.add_tokens_at(&ids, 60, now).await.expect("add_tokens");
 
-    let r = b.admit_at(&scopes, now).await.expect("admit");
+    let r = b.admit_at(&scopes, 1, now).await.expect("admit");
     assert!(r.allowed);
     assert_eq!(r.remaining[0].tokens, Some(40));
     b.add_tokens_at(&ids, 40, now).await.expect("add_tokens");
 
-    let r = a.admit_at(&scopes, now).await.expect("admit");
+    let r = a.admit_at(&scopes, 1, now).await.expect("admit");
     assert!(!r.allowed);
     assert_eq!(r.refused, Some((0, Refusal::Tpm)));
     assert_eq!(r.remaining[0].tokens, Some(0));
@@ -126,7 +126,7 @@ async fn all_or_nothing_across_scopes() {
     let now = unix_now();
 
     let r = a
-        .admit_at(&[wide.clone(), narrow.clone()], now)
+        .admit_at(&[wide.clone(), narrow.clone()], 1, now)
         .await
         .expect("admit");
     assert!(r.allowed);
@@ -140,7 +140,7 @@ async fn all_or_nothing_across_scopes() {
 
     // The team refuses: the key must not be counted either.
     let r = a
-        .admit_at(&[wide.clone(), narrow.clone()], now)
+        .admit_at(&[wide.clone(), narrow.clone()], 1, now)
         .await
         .expect("admit");
     assert!(!r.allowed);
@@ -148,7 +148,7 @@ async fn all_or_nothing_across_scopes() {
     assert_eq!(r.remaining[0].requests, Some(9));
     assert_eq!(a.test_get("limit:key:k:par").await.as_deref(), Some("1"));
 
-    let r = a.admit_at(&[wide], now).await.expect("admit");
+    let r = a.admit_at(&[wide], 1, now).await.expect("admit");
     assert!(r.allowed);
     assert_eq!(
         r.remaining[0].requests,
@@ -171,17 +171,17 @@ async fn windows_reset_at_the_minute_boundary() {
     // 30 s into the current minute, then 10 s later (same minute), then the next minute.
     let t0 = unix_now() / 60 * 60 + 30;
 
-    let r = a.admit_at(&scopes, t0).await.expect("admit");
+    let r = a.admit_at(&scopes, 1, t0).await.expect("admit");
     assert!(r.allowed);
     assert_eq!(r.reset_secs, 30);
     a.add_tokens_at(&ids, 50, t0).await.expect("add_tokens");
 
-    let r = a.admit_at(&scopes, t0 + 10).await.expect("admit");
+    let r = a.admit_at(&scopes, 1, t0 + 10).await.expect("admit");
     assert!(!r.allowed);
     assert_eq!(r.refused, Some((0, Refusal::Rpm)));
     assert_eq!(r.reset_secs, 20);
 
-    let r = a.admit_at(&scopes, t0 + 30).await.expect("admit");
+    let r = a.admit_at(&scopes, 1, t0 + 30).await.expect("admit");
     assert!(r.allowed, "a new minute is a new window");
     assert_eq!(r.reset_secs, 60);
     assert_eq!(
@@ -242,11 +242,47 @@ async fn scripts_survive_a_script_flush() {
     let a = connect(&prefix).await;
     let scopes = [scope("key:flush", Some(10), None, None)];
     let now = unix_now();
-    assert!(a.admit_at(&scopes, now).await.expect("admit").allowed);
+    assert!(a.admit_at(&scopes, 1, now).await.expect("admit").allowed);
     a.raw().script_flush(false).await.expect("SCRIPT FLUSH");
     let r = a
-        .admit_at(&scopes, now)
+        .admit_at(&scopes, 1, now)
         .await
         .expect("admit after SCRIPT FLUSH");
     assert_eq!(r.remaining[0].requests, Some(8));
+}
+
+#[tokio::test]
+async fn a_lease_grants_what_every_scope_has_room_for() {
+    let prefix = random_prefix();
+    let _cleanup = Cleanup::new(&prefix);
+    let a = connect(&prefix).await;
+    let scopes = [
+        scope("key:k", Some(100), None, Some(5)),
+        scope("team:t", Some(8), None, None),
+    ];
+    let now = unix_now();
+    let r = a.admit_at(&scopes, 64, now).await.expect("lease");
+    assert!(r.allowed);
+    assert_eq!(r.granted, 5, "the key's 5 parallel slots cap the grant");
+    assert_eq!(r.remaining[0].requests, Some(95));
+    assert_eq!(r.remaining[1].requests, Some(3));
+    assert_eq!(a.test_get("limit:key:k:par").await.as_deref(), Some("5"));
+
+    // Two slots come back: the next lease is capped by the team's 3 requests left.
+    a.release_n(&["key:k".to_owned()], 2)
+        .await
+        .expect("release");
+    let r = a.admit_at(&scopes, 64, now).await.expect("lease");
+    assert_eq!(r.granted, 2);
+    assert_eq!(r.remaining[1].requests, Some(1));
+    a.release_n(&["key:k".to_owned()], 7)
+        .await
+        .expect("release");
+    assert_eq!(a.test_get("limit:key:k:par").await, None, "all slots back");
+    let r = a.admit_at(&scopes, 64, now).await.expect("lease");
+    assert_eq!(r.granted, 1, "the team's last request this minute");
+    let r = a.admit_at(&scopes, 64, now).await.expect("lease");
+    assert!(!r.allowed);
+    assert_eq!(r.granted, 0);
+    assert_eq!(r.refused, Some((1, Refusal::Rpm)));
 }
