@@ -23,6 +23,11 @@ export HAIMAKER_TEST_VENV=$venv
 HAIMAKER_LITELLM_MIGRATIONS=$("$venv/bin/python" -c 'import litellm_proxy_extras, os; print(os.path.join(os.path.dirname(litellm_proxy_extras.__file__), "migrations"))')
 export HAIMAKER_LITELLM_MIGRATIONS
 
+# Helm's SDK and the Kubernetes schemas for the chart tests (tests/src/e2e/deploy.rs), in the
+# virtualenv deploy/render.sh keeps (rebuilt when deploy/requirements.txt changes).
+export HAIMAKER_DEPLOY_VENV=${HAIMAKER_DEPLOY_VENV:-$PWD/.venv-deploy}
+deploy/render.sh --venv-only
+
 # The e2e tests run the binary; build it once, then test everything.
 echo "==> cargo build -p haimaker"
 cargo build -p haimaker

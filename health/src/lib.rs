@@ -1,7 +1,8 @@
 //! The haimaker health process (`haimaker __health`): answers `/health/liveliness`,
 //! `/health/liveness` and `/health/readiness` on its own port (`SEPARATE_HEALTH_PORT`), from
 //! the fleet status the supervisor sends it, so probes are answered quickly even when every
-//! worker is saturated, and truthfully (see [`probe`]).
+//! worker is saturated, and truthfully (see [`probe`]). It also serves the pod's `/metrics`
+//! (Prometheus text, rendered by the supervisor from every worker's reports).
 //!
 //! The listening socket is bound by the supervisor and inherited as fd 3, the control socket as
 //! fd 4, as for workers.
@@ -19,8 +20,14 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 
-/// The last status and when it arrived.
-type Shared = Arc<Mutex<Option<(FleetStatus, Instant)>>>;
+/// The last status and when it arrived, and the last metrics text.
+#[derive(Debug, Default)]
+struct Last {
+    status: Option<(FleetStatus, Instant)>,
+    metrics: Arc<str>,
+}
+
+type Shared = Arc<Mutex<Last>>;
 
 /// Runs the health process; returns its exit code.
 pub fn run(log: haimaker_telemetry::LogSettings) -> i32 {
@@ -75,7 +82,12 @@ async fn run_async() -> i32 {
             message = reader.recv::<SupervisorMessage>() => match message {
                 Ok(Some(SupervisorMessage::Status { status })) => {
                     if let Ok(mut last) = shared.lock() {
-                        *last = Some((status, Instant::now()));
+                        last.status = Some((status, Instant::now()));
+                    }
+                }
+                Ok(Some(SupervisorMessage::Metrics { text })) => {
+                    if let Ok(mut last) = shared.lock() {
+                        last.metrics = Arc::from(text);
                     }
                 }
                 Ok(Some(SupervisorMessage::Drain { .. })) => return exit::OK,
@@ -102,6 +114,18 @@ async fn run_async() -> i32 {
 
 fn answer(shared: &Shared, stale: Duration, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path().trim_end_matches('/');
+    if path == "/metrics" {
+        let text = shared
+            .lock()
+            .map(|last| Arc::clone(&last.metrics))
+            .unwrap_or_default();
+        let mut response = Response::new(Full::new(Bytes::copy_from_slice(text.as_bytes())));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(haimaker_metrics::CONTENT_TYPE),
+        );
+        return response;
+    }
     let known = matches!(
         path,
         "/health/liveliness" | "/health/liveness" | "/health/readiness"
@@ -120,7 +144,7 @@ fn answer(shared: &Shared, stale: Duration, req: &Request<Incoming>) -> Response
         return response;
     }
     let guard = shared.lock().ok();
-    let last = guard.as_ref().and_then(|g| g.as_ref());
+    let last = guard.as_ref().and_then(|g| g.status.as_ref());
     let seen = last.map(|(status, at)| probe::Seen {
         status,
         age: at.elapsed(),

@@ -204,14 +204,6 @@ impl RunArgs {
         );
         note(self.iam_token_db_auth, "--iam_token_db_auth");
         note(self.reload, "--reload");
-        note(
-            self.max_requests_before_restart.is_some(),
-            "--max_requests_before_restart",
-        );
-        note(
-            self.max_requests_before_restart_jitter.is_some(),
-            "--max_requests_before_restart_jitter",
-        );
         out
     }
 }

@@ -31,6 +31,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::recycle::Recycling;
+use haimaker_metrics::{Aggregate, PodGauges, WorkerView};
 
 /// How long children get between SIGTERM and SIGKILL when the fleet is torn down.
 const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -57,6 +58,8 @@ pub struct FleetPlan {
     pub recycling: Recycling,
     /// A heartbeat older than this means the child is not alive.
     pub heartbeat_stale: Duration,
+    /// At most how often the pod's metrics text is re-rendered and sent out.
+    pub metrics_interval: Duration,
     /// `general_settings.allow_requests_on_db_unavailable` (readiness with the database down).
     pub allow_requests_on_db_unavailable: bool,
     pub started: Instant,
@@ -133,6 +136,13 @@ struct Fleet {
     phase: Phase,
     events: mpsc::UnboundedSender<Event>,
     memory: Option<crate::recycle::MemoryProbe>,
+    /// Every worker's metrics reports, summed; survives recycles (the pod's `/metrics`).
+    metrics: Aggregate,
+    /// Something changed since the metrics text was last sent to the children.
+    metrics_dirty: bool,
+    metrics_sent: Instant,
+    /// Workers that exited after a planned recycle.
+    recycles: u64,
 }
 
 /// Runs the fleet until it stops; returns the supervisor's exit code.
@@ -151,6 +161,10 @@ pub async fn run(listener: TcpListener, plan: FleetPlan) -> i32 {
         phase: Phase::Starting,
         events: events_tx,
         memory,
+        metrics: Aggregate::default(),
+        metrics_dirty: true,
+        metrics_sent: Instant::now(),
+        recycles: 0,
     };
     if let Err(code) = fleet.start(&mut events).await {
         return code;
@@ -371,9 +385,13 @@ impl Fleet {
                 if let Some(child) = self.children.get_mut(&id) {
                     child.last_heartbeat = Some(Instant::now());
                     child.in_flight = in_flight;
+                    self.metrics_dirty = true;
                     child.served = served;
                     child.db = db;
                 }
+            }
+            Event::Message(id, ChildMessage::Metrics { delta }) => {
+                self.on_metrics(id, *delta);
             }
             Event::Message(id, ChildMessage::Recycling { served }) => {
                 if let Some(child) = self.children.get_mut(&id) {
@@ -384,6 +402,8 @@ impl Fleet {
             }
             Event::Exited(id, status) => {
                 let child = self.children.remove(&id)?;
+                self.metrics.forget(id);
+                self.metrics_dirty = true;
                 let expected = match child.state {
                     State::Draining { expect } => status.code() == Some(expect),
                     _ => false,
@@ -404,6 +424,9 @@ impl Fleet {
                     );
                     self.stop_all(events, Signal::SIGTERM).await;
                     return Some(exit::FATAL);
+                }
+                if status.code() == Some(exit::RECYCLED) {
+                    self.recycles += 1;
                 }
                 tracing::info!(
                     target: LIFECYCLE_TARGET,
@@ -433,6 +456,52 @@ impl Fleet {
             self.advance_recycling().await;
         }
         self.send_status().await;
+        self.send_metrics().await;
+    }
+
+    /// A worker's metrics report. Its last one can arrive after its exit: the counts still
+    /// go in (a recycle must not lose any), its gauges do not.
+    fn on_metrics(&mut self, id: u64, delta: haimaker_metrics::Delta) {
+        self.metrics.apply(id, delta);
+        if !self.children.contains_key(&id) {
+            self.metrics.forget(id);
+        }
+        self.metrics_dirty = true;
+    }
+
+    /// Sends the pod's metrics text to the health process and the workers when it changed.
+    async fn send_metrics(&mut self) {
+        if !self.metrics_dirty || self.metrics_sent.elapsed() < self.plan.metrics_interval {
+            return;
+        }
+        self.metrics_dirty = false;
+        self.metrics_sent = Instant::now();
+        let workers = self
+            .children
+            .values()
+            .filter(|c| c.role != Role::Health)
+            .map(|c| WorkerView {
+                name: match c.role {
+                    Role::Standby => "standby".to_string(),
+                    _ => c.slot.to_string(),
+                },
+                in_flight: c.in_flight,
+            })
+            .collect();
+        let status = self.status();
+        let pod = PodGauges {
+            workers,
+            desired_workers: u64::from(status.desired),
+            ready_workers: u64::from(status.ready),
+            recycles: self.recycles,
+            db: status.db,
+        };
+        let message = SupervisorMessage::Metrics {
+            text: self.metrics.render(&pod),
+        };
+        for child in self.children.values_mut() {
+            let _ = child.control.send(&message).await;
+        }
     }
 
     fn all_workers_ready(&self) -> bool {

@@ -189,6 +189,7 @@ pub fn run(args: RunArgs) -> i32 {
             min_lifetime,
         },
         heartbeat_stale: heartbeat_stale(&vars),
+        metrics_interval: metrics_interval(&vars),
         allow_requests_on_db_unavailable: loaded
             .config
             .general_settings
@@ -376,6 +377,17 @@ fn heartbeat_stale(vars: &dyn Vars) -> Duration {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .filter(|ms| *ms > 0)
         .unwrap_or(haimaker_proc::DEFAULT_HEARTBEAT_STALE_MS);
+    Duration::from_millis(ms)
+}
+
+/// `HAIMAKER_METRICS_INTERVAL_MS` (default 1000): how often workers report and the pod's
+/// `/metrics` text is refreshed.
+fn metrics_interval(vars: &dyn Vars) -> Duration {
+    let ms = vars
+        .get("HAIMAKER_METRICS_INTERVAL_MS")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .unwrap_or(1000);
     Duration::from_millis(ms)
 }
 

@@ -15,6 +15,7 @@
 mod db;
 mod error;
 mod logging;
+mod metrics;
 mod models;
 mod pipeline;
 mod server;
@@ -90,7 +91,7 @@ pub fn run(args: WorkerArgs) -> i32 {
 #[derive(Debug)]
 enum Order {
     /// Take over a slot (standby workers), with this request budget.
-    Activate(Option<u64>),
+    Activate(Option<u64>, u32),
     /// Drain within the deadline, then exit with the code.
     Stop(Duration, i32),
 }
@@ -118,6 +119,7 @@ async fn run_async(args: WorkerArgs, config: haimaker_config::Config) -> i32 {
         }
     };
     state.warm_up();
+    pipeline::alerts::start(&state, &config, args.slot);
     if let Some(shared) = &state.shared {
         shared.start(&state);
         // Limits and budgets should hold from the first request: give Redis a moment to
@@ -158,31 +160,42 @@ async fn run_async(args: WorkerArgs, config: haimaker_config::Config) -> i32 {
         return exit::FATAL;
     }
 
-    // One task owns the writer; heartbeats and the recycling notice go through it.
-    let (outbox, mut outgoing) = mpsc::unbounded_channel::<ChildMessage>();
+    // One task owns the writer; heartbeats, metrics and the recycling notice go through it.
+    let (outbox, mut outgoing) = mpsc::unbounded_channel::<Outgoing>();
     tokio::spawn(async move {
-        while let Some(message) = outgoing.recv().await {
-            if writer.send(&message).await.is_err() {
-                break;
+        while let Some(item) = outgoing.recv().await {
+            match item {
+                Outgoing::Message(message) => {
+                    if writer.send(&message).await.is_err() {
+                        break;
+                    }
+                }
+                Outgoing::Flushed(done) => {
+                    let _ = done.send(());
+                }
             }
         }
     });
     spawn_heartbeat(Arc::clone(&state), outbox.clone());
+    spawn_metrics_reports(Arc::clone(&state), outbox.clone());
     let (orders_tx, mut orders) = mpsc::unbounded_channel::<Order>();
-    tokio::spawn(obey_supervisor(reader, orders_tx));
+    tokio::spawn(obey_supervisor(Arc::clone(&state), reader, orders_tx));
 
     let mut budget = args.max_requests;
     if args.standby {
         // A standby worker holds the socket without accepting until it takes over a slot.
         match orders.recv().await {
-            Some(Order::Activate(max_requests)) => budget = max_requests,
+            Some(Order::Activate(max_requests, slot)) => {
+                budget = max_requests;
+                pipeline::alerts::activated(&state, slot);
+            }
             Some(Order::Stop(_, code)) => return code,
             None => return exit::FATAL,
         }
     }
     if let Some(budget) = budget.filter(|b| *b > 0) {
         state.counters.budget.store(budget, Ordering::Relaxed);
-        spawn_recycling_notice(Arc::clone(&state), outbox);
+        spawn_recycling_notice(Arc::clone(&state), outbox.clone());
     }
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
@@ -199,7 +212,7 @@ async fn run_async(args: WorkerArgs, config: haimaker_config::Config) -> i32 {
                     let _ = code_tx.send(code);
                     return deadline;
                 }
-                Some(Order::Activate(_)) => continue,
+                Some(Order::Activate(..)) => continue,
                 None => {
                     let _ = code_tx.send(exit::FATAL);
                     return Duration::ZERO;
@@ -221,24 +234,39 @@ async fn run_async(args: WorkerArgs, config: haimaker_config::Config) -> i32 {
     {
         shared.final_flush(Duration::from_secs(2)).await;
     }
+    // The last metrics, so a recycle loses no count (bounded: the supervisor may be gone).
+    if code != exit::FATAL {
+        let (done, flushed) = oneshot::channel();
+        let _ = outbox.send(Outgoing::Message(metrics::report(&state)));
+        let _ = outbox.send(Outgoing::Flushed(done));
+        let _ = tokio::time::timeout(Duration::from_secs(2), flushed).await;
+    }
     tracing::debug!(target: "haimaker::worker", slot = args.slot, generation = args.generation, ?drained, code, "worker stopped");
     code
 }
 
 /// Reads the supervisor's messages (and SIGTERM) and turns them into orders. EOF on the control
 /// socket means the supervisor is gone: stop at once, nothing may outlive it.
-async fn obey_supervisor(mut reader: ControlReader, orders: mpsc::UnboundedSender<Order>) {
+async fn obey_supervisor(
+    state: Arc<AppState>,
+    mut reader: ControlReader,
+    orders: mpsc::UnboundedSender<Order>,
+) {
     let mut sigterm =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     loop {
         let order = tokio::select! {
             message = reader.recv::<SupervisorMessage>() => match message {
-                Ok(Some(SupervisorMessage::Activate { max_requests, .. })) => Order::Activate(max_requests),
+                Ok(Some(SupervisorMessage::Activate { max_requests, slot, .. })) => Order::Activate(max_requests, slot),
                 Ok(Some(SupervisorMessage::Drain { deadline_ms, recycle })) => Order::Stop(
                     Duration::from_millis(deadline_ms),
                     if recycle { exit::RECYCLED } else { exit::OK },
                 ),
                 Ok(Some(SupervisorMessage::Status { .. })) => continue,
+                Ok(Some(SupervisorMessage::Metrics { text })) => {
+                    state.metrics.set_text(text);
+                    continue;
+                }
                 Ok(None) | Err(_) => {
                     let _ = orders.send(Order::Stop(Duration::ZERO, exit::FATAL));
                     return;
@@ -261,7 +289,7 @@ async fn obey_supervisor(mut reader: ControlReader, orders: mpsc::UnboundedSende
 
 /// Sends a heartbeat with the in-flight and served counts every interval, from inside the
 /// runtime: if the runtime is stuck, the heartbeats stop and the health process notices.
-fn spawn_heartbeat(state: Arc<AppState>, outbox: mpsc::UnboundedSender<ChildMessage>) {
+fn spawn_heartbeat(state: Arc<AppState>, outbox: mpsc::UnboundedSender<Outgoing>) {
     let interval = heartbeat_interval();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
@@ -276,19 +304,43 @@ fn spawn_heartbeat(state: Arc<AppState>, outbox: mpsc::UnboundedSender<ChildMess
                     .as_ref()
                     .map(|db| db.status.get().as_str().to_string()),
             };
-            if outbox.send(message).is_err() {
+            if outbox.send(Outgoing::Message(message)).is_err() {
                 return;
             }
         }
     });
 }
 
-fn spawn_recycling_notice(state: Arc<AppState>, outbox: mpsc::UnboundedSender<ChildMessage>) {
+/// Reports what the metrics recorded, every interval.
+fn spawn_metrics_reports(state: Arc<AppState>, outbox: mpsc::UnboundedSender<Outgoing>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(state.metrics.report_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if outbox
+                .send(Outgoing::Message(metrics::report(&state)))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+}
+
+/// What the writer task sends: a message, or a marker acknowledged once everything queued
+/// before it is written.
+enum Outgoing {
+    Message(ChildMessage),
+    Flushed(oneshot::Sender<()>),
+}
+
+fn spawn_recycling_notice(state: Arc<AppState>, outbox: mpsc::UnboundedSender<Outgoing>) {
     tokio::spawn(async move {
         state.counters.budget_reached.notified().await;
         let served = state.counters.served.load(Ordering::Relaxed);
         tracing::debug!(target: "haimaker::worker", served, "request budget reached");
-        let _ = outbox.send(ChildMessage::Recycling { served });
+        let _ = outbox.send(Outgoing::Message(ChildMessage::Recycling { served }));
     });
 }
 

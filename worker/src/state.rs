@@ -47,8 +47,12 @@ pub struct AppState {
     /// Completion tokens a budget reservation assumes when the request does not cap them
     /// (`HAIMAKER_RESERVE_MAX_TOKENS`).
     pub reserve_max_tokens: u64,
+    /// This worker's metrics, and the pod's as the supervisor last rendered them.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Limits, budgets, routing state and invalidations shared through `redis`.
     pub shared: Option<Arc<crate::shared::Shared>>,
+    /// Slack / webhook alerting (`general_settings.alerting`); `None` when off.
+    pub alerts: Option<haimaker_alerting::Alerting>,
 }
 
 /// Request counters and lifecycle flags, read by the heartbeat, by recycling and by the
@@ -156,6 +160,10 @@ impl AppState {
             counters: Arc::default(),
             models,
             db,
+            metrics: Arc::new(crate::metrics::Metrics::new(
+                general.require_auth_for_metrics_endpoint.unwrap_or(true),
+                env,
+            )),
             reserve_max_tokens: env("HAIMAKER_RESERVE_MAX_TOKENS")
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .unwrap_or(crate::pipeline::DEFAULT_RESERVE_MAX_TOKENS),
@@ -165,6 +173,7 @@ impl AppState {
             redis,
             response_cache,
             default_key_parallel: general.max_parallel_requests,
+            alerts: crate::pipeline::alerts::from_config(config, env, options.detailed_debug),
         })
     }
 

@@ -58,6 +58,17 @@ pub(crate) struct Inner {
     /// Background tasks (connection drivers, monitors, subscriber): stopped when the last clone goes.
     pub(crate) tasks: Mutex<Vec<AbortHandle>>,
     address: String,
+    /// Up or down, as the connection monitors last saw it (for alerting).
+    health: tokio::sync::watch::Sender<RedisHealth>,
+}
+
+/// Redis as this process's client last saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisHealth {
+    /// Connected, or not known to be down yet.
+    Up,
+    /// Down since the first error of the outage (the error's text).
+    Down(String),
 }
 
 impl Drop for Inner {
@@ -99,7 +110,8 @@ impl Redis {
         .map_err(|e| RedisError::Other(format!("building the redis pool: {e}")))?;
 
         let mut tasks = Vec::new();
-        let outage = Arc::new(OutageLog::new(settings.display_address()));
+        let health = tokio::sync::watch::Sender::new(RedisHealth::Up);
+        let outage = Arc::new(OutageLog::new(settings.display_address(), health.clone()));
         // The monitors subscribe to the event streams before the first connection attempt, so the
         // first success or failure is seen too.
         for client in pool.clients() {
@@ -126,6 +138,7 @@ impl Redis {
                 subscriber: OnceLock::new(),
                 tasks: Mutex::new(tasks),
                 address: settings.display_address(),
+                health,
             }),
         })
     }
@@ -133,6 +146,11 @@ impl Redis {
     /// Whether a pooled connection is up right now (last known state, no I/O).
     pub fn is_up(&self) -> bool {
         self.inner.pool.clients().iter().any(|c| c.is_connected())
+    }
+
+    /// Follows Redis going down (once per outage, with the first error) and coming back.
+    pub fn health(&self) -> tokio::sync::watch::Receiver<RedisHealth> {
+        self.inner.health.subscribe()
     }
 
     /// The key prefix every key of this client starts with.
@@ -313,14 +331,16 @@ struct OutageLog {
     address: String,
     down: AtomicBool,
     version_checked: AtomicBool,
+    health: tokio::sync::watch::Sender<RedisHealth>,
 }
 
 impl OutageLog {
-    fn new(address: String) -> Self {
+    fn new(address: String, health: tokio::sync::watch::Sender<RedisHealth>) -> Self {
         Self {
             address,
             down: AtomicBool::new(false),
             version_checked: AtomicBool::new(false),
+            health,
         }
     }
 }
@@ -338,6 +358,7 @@ async fn monitor(client: Client, log: Arc<OutageLog>) {
                             "redis unavailable ({error}); requests fall back (no shared cache, limits or \
                              routing state) until it returns"
                         );
+                        log.health.send_replace(RedisHealth::Down(error.to_string()));
                     }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
@@ -347,6 +368,7 @@ async fn monitor(client: Client, log: Arc<OutageLog>) {
                 Ok(_) => {
                     if log.down.swap(false, Ordering::Relaxed) {
                         tracing::info!(address = %log.address, "redis connection restored");
+                        log.health.send_replace(RedisHealth::Up);
                     }
                     if !log.version_checked.swap(true, Ordering::Relaxed) {
                         check_version(client.clone(), log.address.clone());

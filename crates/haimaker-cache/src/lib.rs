@@ -30,6 +30,8 @@
 //! | `P inflight:<id>` | least-busy in-flight count | 10 min, refreshed |
 //! | `P latency:<id>` | list of the last N latency samples, newest first | `routing_strategy_args.ttl` |
 //! | `P cache:<key>` | a cached response (the worker's bytes) | per entry |
+//! | `P alert:claim:<event>` | an alert event already sent by some worker ([`Redis::claim`]) | the event's window |
+//! | `P alert:squash:<type>:<urls>:<interval>` (+ `:lead`) | one interval's alerts of one type: count, first text ([`Redis::squash_add`]) | 4 intervals |
 //! | channel `P invalidate` | key-cache invalidation messages | |
 //!
 //! Scopes and entities are the caller's strings (`key:<hash>`, `user:<id>`, `team:<id>`).
@@ -71,6 +73,7 @@
 //! # Ok(()) }
 //! ```
 
+mod alerting;
 mod budget;
 mod cache;
 mod client;
@@ -85,7 +88,7 @@ mod settings;
 mod tests;
 
 pub use budget::{BudgetEntity, Reservation};
-pub use client::{CALL_TIMEOUT, Redis, is_supported_version};
+pub use client::{CALL_TIMEOUT, Redis, RedisHealth, is_supported_version};
 pub use key::{CACHE_KEY_PARAMS, cache_key};
 pub use limits::{Admitted, LimitScope, Refusal, Remaining};
 pub use settings::{DEFAULT_PORT, DEFAULT_PREFIX, RedisSettings, resolve, settings};

@@ -41,6 +41,34 @@ pub use load::{load, load_from_str};
 pub use secret::is_secret_param;
 pub use types::*;
 
+/// LiteLLM's alert types (`general_settings.alert_types`, the keys of `alert_to_webhook_url`),
+/// in LiteLLM's order. `haimaker-alerting` implements them; the config check rejects others.
+pub const ALERT_TYPES: [&str; 23] = [
+    "llm_exceptions",
+    "llm_too_slow",
+    "llm_requests_hanging",
+    "budget_alerts",
+    "spend_reports",
+    "failed_tracking_spend",
+    "db_exceptions",
+    "daily_reports",
+    "cooldown_deployment",
+    "new_model_added",
+    "model_deprecation_warnings",
+    "outage_alerts",
+    "region_outage_alerts",
+    "fallback_reports",
+    "new_virtual_key_created",
+    "virtual_key_updated",
+    "virtual_key_deleted",
+    "new_team_created",
+    "team_updated",
+    "team_deleted",
+    "new_internal_user_created",
+    "internal_user_updated",
+    "internal_user_deleted",
+];
+
 /// Where environment values come from. The process environment in production, a map in tests.
 pub trait Vars {
     /// The value of variable `name`, `None` when unset.

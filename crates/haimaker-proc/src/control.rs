@@ -30,6 +30,9 @@ pub enum ChildMessage {
     /// The worker served its request budget: the supervisor hands its slot to the standby
     /// worker and then tells it to drain. Until then it keeps serving.
     Recycling { served: u64 },
+    /// What the worker's metrics recorded since its last report (about once a second, and
+    /// once more at a planned exit): the supervisor adds it to the pod's totals.
+    Metrics { delta: Box<haimaker_metrics::Delta> },
 }
 
 /// Supervisor -> child.
@@ -51,6 +54,8 @@ pub enum SupervisorMessage {
     },
     /// The fleet's state, for the health process.
     Status { status: FleetStatus },
+    /// The pod's metrics in the Prometheus text format, for `/metrics`.
+    Metrics { text: String },
 }
 
 /// What the supervisor knows about its fleet, as the health process needs it.

@@ -43,6 +43,16 @@ impl Health {
         self.until_ms() > now_ms
     }
 
+    /// LiteLLM's `litellm_deployment_state`: 2 (outage) while cooling, 1 (partial outage) with
+    /// failures this minute, else 0.
+    pub fn state(&self, now_ms: u64, minute: u64) -> u8 {
+        if self.is_cooling(now_ms) {
+            return 2;
+        }
+        let w = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        u8::from(w.minute == minute && w.failures > 0)
+    }
+
     /// Remaining cooldown (local or shared, whichever ends later), if cooling.
     pub fn cooling_for(&self, now_ms: u64) -> Option<Duration> {
         let until = self.until_ms();

@@ -118,6 +118,11 @@ impl Router {
     }
 
     /// This process's in-flight calls to `deployment` (for publishing to other instances).
+    /// `litellm_deployment_state` of a deployment: 2 cooling, 1 failures this minute, 0 healthy.
+    pub fn deployment_state(&self, deployment: &Deployment) -> u8 {
+        deployment.health.state(self.now_ms(), self.minute())
+    }
+
     pub fn in_flight(&self, deployment: &Deployment) -> u64 {
         deployment.stats.in_flight.local()
     }

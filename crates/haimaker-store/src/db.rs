@@ -273,6 +273,12 @@ impl Db {
     pub fn open_connections(&self) -> usize {
         self.pool.status().size
     }
+
+    /// The pool as metrics report it: connections open, idle, and the maximum.
+    pub fn pool_status(&self) -> (u64, u64, u64) {
+        let s = self.pool.status();
+        (s.size as u64, s.available as u64, s.max_size as u64)
+    }
 }
 
 /// One connection outside the pool (migrations, `haimaker migrate`).

@@ -12,6 +12,7 @@ mod error;
 pub mod keys;
 pub mod migrate;
 pub mod models;
+pub mod reports;
 pub mod spend;
 
 pub use db::{Db, DbSettings};

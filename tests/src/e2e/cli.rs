@@ -217,7 +217,7 @@ async fn dotenv_is_loaded_except_in_production_mode() {
 async fn keys_litellm_knows_but_haimaker_does_not_implement_are_one_warning() {
     let mock = MockUpstream::start().await;
     let config = format!(
-        "{}general_settings:\n  alerting: [\"slack\"]\nrouter_settings:\n  enable_pre_call_checks: true\n",
+        "{}general_settings:\n  completion_model: g\nrouter_settings:\n  enable_pre_call_checks: true\n",
         one_group(&mock, "")
     );
     let gw = Gateway::start(&config);
@@ -225,7 +225,7 @@ async fn keys_litellm_knows_but_haimaker_does_not_implement_are_one_warning() {
         .output
         .lines()
         .into_iter()
-        .filter(|l| l.contains("general_settings.alerting"))
+        .filter(|l| l.contains("general_settings.completion_model"))
         .collect();
     assert_eq!(warnings.len(), 1, "{}", gw.output.text());
     assert!(

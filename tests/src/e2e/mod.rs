@@ -1,14 +1,17 @@
 //! End-to-end tests, one file per area of the gateway.
 
 mod admin;
+mod alerting;
 mod auth;
 mod cache;
 mod cli;
+mod deploy;
 mod errors;
 mod headers;
 mod https;
 mod litellm_db;
 mod logs;
+mod metrics;
 mod proxy;
 mod routing;
 mod sdk;

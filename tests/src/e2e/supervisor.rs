@@ -205,6 +205,13 @@ async fn recycling_every_five_requests_loses_nothing_sequentially() {
         .filter(|l| l["status"] == "exit code 3")
         .count();
     assert!(recycled >= 6, "{recycled} workers exited after recycling");
+    assert!(
+        !gw.output
+            .lines()
+            .iter()
+            .any(|l| l.contains("not implemented") && l.contains("--max_requests_before_restart")),
+        "recycling is implemented: its flag must not be listed as ignored"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,12 +8,14 @@ pub mod pgproxy;
 pub mod python;
 pub mod redis;
 pub mod wait;
+pub mod webhook;
 
 pub use client::{Resp, get, post, post_stream, request};
 pub use gateway::{Gateway, GatewayBuilder, haimaker_bin};
 pub use mock::{MockUpstream, Reply, SseEnd, SseStep};
 pub use redis::TestRedis;
 pub use wait::wait_until;
+pub use webhook::Webhook;
 
 /// Whether a process is gone: no such pid, or a zombie nobody reaped yet whose other threads
 /// have exited too (a killed process's main thread turns zombie before its other threads are

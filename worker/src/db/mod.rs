@@ -138,7 +138,7 @@ impl DbLayer {
                     if self.status.get() != DbState::Disconnected {
                         tracing::warn!(target: "haimaker::db", error = %e, "database unreachable");
                     }
-                    self.status.unreachable();
+                    self.status.unreachable_because(&e.to_string());
                 }
             }
             tokio::time::sleep(self.check_interval).await;
@@ -197,7 +197,9 @@ impl DbLayer {
             }
             Err(e) => {
                 if e.is_unavailable() {
-                    self.status.unreachable();
+                    self.status.unreachable_because(&e.to_string());
+                } else {
+                    self.status.write_failed(&e.to_string());
                 }
                 tracing::warn!(target: "haimaker::spend", error = %e, pending = self.spend.pending_rows(), "spend not written yet; will retry");
                 false

@@ -16,6 +16,7 @@ use haimaker_router::{
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
 
+use super::alerts;
 use super::attempt::{self, Attempted, Reply};
 use super::auth::Caller;
 use super::cache;
@@ -27,8 +28,10 @@ use super::respond::{self, CallReport};
 use super::stream::{OnFinish, SseRelay, StreamOutcome};
 use super::{Body, RequestCtx, mock};
 use crate::error::ProxyError;
+use crate::metrics::{self, CallLabels};
 use crate::shared::routing;
 use crate::state::{AppState, InFlight};
+use haimaker_metrics::ModelSample;
 
 /// A request that got an answer.
 struct Done {
@@ -60,6 +63,7 @@ pub async fn serve(
     request: LlmRequest,
     in_flight: InFlight,
     caller: &Caller,
+    labels: &CallLabels,
 ) -> Result<Response<Body>, ProxyError> {
     let shared_router = state.router();
     let router = shared_router.as_ref();
@@ -86,28 +90,53 @@ pub async fn serve(
         default_parallel: state.default_key_parallel,
         worst_case: &worst_case,
     };
-    let admission =
-        enforce::admit(caller, state.db.as_deref(), state.shared.as_ref(), &ask).await?;
+    let admission = enforce::admit(caller, state.db.as_deref(), state.shared.as_ref(), &ask)
+        .await
+        .inspect_err(|e| alerts::refused(state, caller, e))?;
     let charge = Charge::new(state.db.as_ref(), ctx, caller, &request);
     let cache = match cache::lookup(state, &request, group.name).await {
         cache::Lookup::Hit(hit) => return Ok(hit.respond(state, ctx, &request, admission, charge)),
         cache::Lookup::Miss(store) => store,
     };
     match route_call(state, router, &request, group).await {
-        Ok(done) => Ok(respond_success(
-            state,
-            ctx,
-            &request,
-            done,
-            Finish {
-                router: Arc::clone(&shared_router),
-                in_flight,
-                admission,
-                charge,
-                cache,
-            },
-        )),
+        Ok(done) => {
+            let api_base = done.target.api_base.as_deref();
+            alerts::call_answered(
+                state,
+                &request,
+                caller,
+                ctx.start,
+                &done.group,
+                &done.deployment,
+                api_base,
+            );
+            let response = respond_success(
+                state,
+                ctx,
+                &request,
+                done,
+                Finish {
+                    router: Arc::clone(&shared_router),
+                    in_flight,
+                    admission,
+                    charge,
+                    cache,
+                    labels: labels.clone(),
+                },
+            );
+            alerts::budgets(state, caller);
+            Ok(response)
+        }
         Err(failed) => {
+            let deployment = failed.deployment.as_deref();
+            alerts::call_failed(
+                state,
+                &request,
+                caller,
+                &failed.error,
+                deployment,
+                &failed.group,
+            );
             if let Some(charge) = charge {
                 let model_id = failed.deployment.as_ref().map_or("", |d| d.id.as_str());
                 charge.failure(&failed.error, &failed.group, model_id);
@@ -149,6 +178,7 @@ async fn route_call(
         fallbacks += 1;
         if let Ok(mut done) = try_group(state, router, request, &group, false, &mut retries).await {
             done.fallbacks = fallbacks;
+            alerts::fallback_used(state, first.name, name, &first_failure.error, fallbacks);
             return Ok(done);
         }
     }
@@ -227,6 +257,7 @@ async fn try_group(
             deployment.stream_timeout,
             request.stream,
         );
+        let hanging = alerts::track(state, group.name, &deployment, &target);
         let result = if original && request.mock_testing_fallbacks {
             Err(ProxyError::internal(format!(
                 "litellm.InternalServerError: This is a mock exception for model={}, to trigger a fallback.",
@@ -236,6 +267,7 @@ async fn try_group(
         } else {
             attempt::call(state, request, &deployment, &target, timeout).await
         };
+        drop(hanging);
         match result {
             Ok(attempted) => {
                 router.record_success(&deployment);
@@ -253,6 +285,12 @@ async fn try_group(
             }
             Err(error) => {
                 let mut allowed = 0;
+                alerts::attempt_failed(state, &deployment, &target, &error);
+                let failed_on = metrics::deployment_labels(&deployment, Some(&target));
+                state
+                    .metrics
+                    .recorder
+                    .deployment_failure(failed_on.clone(), error.status.as_u16());
                 if let Some(class) = error.class {
                     if let Some(cooldown) = router.record_failure(&deployment, class) {
                         routing::cooled_down(
@@ -260,6 +298,16 @@ async fn try_group(
                             &deployment,
                             cooldown,
                             error.status.as_u16(),
+                            &error.message,
+                        );
+                        let status = error.status.as_u16();
+                        state.metrics.recorder.cooled_down(failed_on, status);
+                        alerts::cooled_down(
+                            state,
+                            &deployment,
+                            &target,
+                            cooldown,
+                            status,
                             &error.message,
                         );
                         tracing::warn!(
@@ -369,6 +417,7 @@ struct Finish {
     charge: Option<Charge>,
     /// Stores the answer in the response cache (a miss that may be cached).
     cache: Option<cache::Store>,
+    labels: CallLabels,
 }
 
 /// Ends the admission of a finished call: its tokens count against the tpm limits, its cost
@@ -406,6 +455,7 @@ fn respond_success(
         admission,
         charge,
         cache,
+        labels,
     } = finish;
     let Done {
         attempted,
@@ -418,6 +468,7 @@ fn respond_success(
         fallbacks,
         max_fallbacks,
     } = done;
+    let deployment_labels = metrics::deployment_labels(&deployment, Some(&target));
     let mut report = CallReport {
         model_id: Some(&deployment.id),
         model_group: Some(&group),
@@ -452,6 +503,16 @@ fn respond_success(
         } => {
             let call_cost = cost(&target, usage.as_ref());
             report.response_cost = Some(call_cost);
+            let total = ctx.start.elapsed().as_secs_f64();
+            let upstream = attempted.upstream_time.as_secs_f64();
+            metrics::upstream_remaining(&state.metrics, &group, &deployment_labels, &headers);
+            labels.succeeded(
+                &state.metrics,
+                &group,
+                deployment_labels,
+                &sample(call_cost, usage.as_ref(), total, Some(upstream), None),
+                key_spend,
+            );
             routing::call_succeeded(
                 state.shared.as_ref(),
                 &router,
@@ -477,6 +538,14 @@ fn respond_success(
             let model = target.provider_model.as_str();
             let call_cost = cost(&target, Some(&mock::MOCK_USAGE));
             report.response_cost = Some(call_cost);
+            let total = ctx.start.elapsed().as_secs_f64();
+            labels.succeeded(
+                &state.metrics,
+                &group,
+                deployment_labels,
+                &sample(call_cost, Some(&mock::MOCK_USAGE), total, None, None),
+                key_spend,
+            );
             if let Some(charge) = charge {
                 let local = Billed {
                     api_base: "",
@@ -513,6 +582,7 @@ fn respond_success(
             idle,
         } => {
             let describe = format!("(model group `{}`, deployment {})", group, deployment.id);
+            metrics::upstream_remaining(&state.metrics, &group, &deployment_labels, &headers);
             // The stream is charged when it ends (its usage arrives last); the key's parallel
             // slot is held until then.
             let stream_target = target.clone();
@@ -520,6 +590,8 @@ fn respond_success(
             let started = ctx.start;
             let deployment = Arc::clone(&deployment);
             let shared = state.shared.clone();
+            let metrics = Arc::clone(&state.metrics);
+            let stream_group = group.clone();
             let on_finish: OnFinish = Box::new(move |outcome: StreamOutcome| {
                 let _busy = busy;
                 let call_cost = cost(&stream_target, outcome.usage.as_ref());
@@ -529,6 +601,20 @@ fn respond_success(
                     let ttft = outcome
                         .first_byte_at
                         .map_or(started.elapsed(), |at| at.duration_since(started));
+                    let total = started.elapsed().as_secs_f64();
+                    labels.succeeded(
+                        &metrics,
+                        &stream_group,
+                        deployment_labels,
+                        &sample(
+                            call_cost,
+                            outcome.usage.as_ref(),
+                            total,
+                            Some(total),
+                            Some(ttft.as_secs_f64()),
+                        ),
+                        key_spend,
+                    );
                     routing::call_succeeded(
                         shared.as_ref(),
                         &router,
@@ -582,6 +668,29 @@ fn respond_success(
         }
     }
     response
+}
+
+/// One successful call's measurements. `added_latency` (what the gateway added to the
+/// upstream's time) is known for buffered responses only.
+fn sample(
+    spend: f64,
+    usage: Option<&Usage>,
+    total: f64,
+    llm: Option<f64>,
+    ttft: Option<f64>,
+) -> ModelSample {
+    ModelSample {
+        spend,
+        input_tokens: usage.map_or(0, Usage::prompt),
+        output_tokens: usage.map_or(0, Usage::completion),
+        total_latency: total,
+        llm_latency: llm,
+        time_to_first_token: ttft,
+        added_latency: match (llm, ttft) {
+            (Some(llm), None) => Some((total - llm).max(0.0)),
+            _ => None,
+        },
+    }
 }
 
 /// [`Billed`] with owned strings, for a stream's completion callback.

@@ -15,6 +15,7 @@
 //! ARCHITECTURE.md ("One request") has the same chart.
 
 mod admin;
+pub(crate) mod alerts;
 mod attempt;
 mod auth;
 mod cache;
@@ -43,6 +44,7 @@ use hyper::body::Incoming;
 
 use crate::error::ProxyError;
 use crate::state::{AppState, InFlight};
+pub use auth::Caller;
 pub use cache::ResponseCache;
 pub use route::{AdminRoute, Endpoint, route};
 
@@ -118,7 +120,11 @@ async fn dispatch(
     req: Request<Incoming>,
     in_flight: InFlight,
 ) -> Result<Response<Body>, ProxyError> {
-    let caller = if endpoint.requires_auth() {
+    if let Endpoint::Llm { call, path_model } = endpoint {
+        return serve_llm(state, ctx, call, path_model, req, in_flight).await;
+    }
+    let metrics_auth = endpoint == Endpoint::Metrics && state.metrics.require_auth;
+    let caller = if endpoint.requires_auth() || metrics_auth {
         auth::authenticate(
             req.headers(),
             state.master_key.as_ref(),
@@ -130,20 +136,8 @@ async fn dispatch(
         auth::Caller::Open
     };
     match endpoint {
-        Endpoint::Llm { call, path_model } => {
-            let (parts, body) = req.into_parts();
-            let bytes = request::read_body(body, &parts.headers, state.max_request_bytes).await?;
-            if state.detailed_debug {
-                tracing::debug!(
-                    target: "haimaker::request",
-                    call_id = %ctx.call_id,
-                    body = %String::from_utf8_lossy(&bytes),
-                    "request body"
-                );
-            }
-            let request = request::parse(call, path_model, &parts.headers, &bytes)?;
-            llm::serve(state, ctx, request, in_flight, &caller).await
-        }
+        // Answered above, before authentication (its failures count in the metrics too).
+        Endpoint::Llm { .. } => Err(ProxyError::internal("unreachable: LLM route")),
         Endpoint::Admin {
             route:
                 route @ (AdminRoute::ModelNew | AdminRoute::ModelUpdate | AdminRoute::ModelDelete),
@@ -179,6 +173,7 @@ async fn dispatch(
         Endpoint::Model(id) => info::model(state, &id),
         Endpoint::ModelInfo => Ok(info::model_info(state)),
         Endpoint::Liveness => Ok(info::liveness(state)),
+        Endpoint::Metrics => crate::metrics::serve(state),
         Endpoint::Readiness => Ok(info::readiness(state)),
         Endpoint::HealthOptions => Ok(info::health_options()),
         Endpoint::WrongMethod { allow } => {
@@ -201,6 +196,51 @@ async fn dispatch(
             req.uri().path()
         ))),
     }
+}
+
+/// An LLM endpoint: authenticate, read and parse the body, call; counted once in the
+/// metrics with whatever was learnt about the caller and the model before it ended.
+async fn serve_llm(
+    state: &AppState,
+    ctx: &RequestCtx,
+    call: route::CallType,
+    path_model: Option<String>,
+    req: Request<Incoming>,
+    in_flight: InFlight,
+) -> Result<Response<Body>, ProxyError> {
+    let mut labels = crate::metrics::CallLabels::default();
+    let result = async {
+        let caller = auth::authenticate(
+            req.headers(),
+            state.master_key.as_ref(),
+            state.key_header.as_ref(),
+            state.db.as_deref(),
+        )
+        .await?;
+        labels =
+            crate::metrics::CallLabels::new(&caller, path_model.as_deref().unwrap_or(""), None);
+        let (parts, body) = req.into_parts();
+        let bytes = request::read_body(body, &parts.headers, state.max_request_bytes).await?;
+        if state.detailed_debug {
+            tracing::debug!(
+                target: "haimaker::request",
+                call_id = %ctx.call_id,
+                body = %String::from_utf8_lossy(&bytes),
+                "request body"
+            );
+        }
+        let request = request::parse(call, path_model, &parts.headers, &bytes)?;
+        let end_user = request.body.typed::<String>("user", "").ok().flatten();
+        labels = crate::metrics::CallLabels::new(&caller, &request.model, end_user.as_deref());
+        llm::serve(state, ctx, request, in_flight, &caller, &labels).await
+    }
+    .await;
+    let (status, error_type) = match &result {
+        Ok(response) => (response.status().as_u16(), ""),
+        Err(err) => (err.status.as_u16(), err.error_type),
+    };
+    labels.answered(state, status, error_type, ctx.start.elapsed());
+    result
 }
 
 fn call_id(req: &Request<Incoming>) -> String {

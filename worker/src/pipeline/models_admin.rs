@@ -61,6 +61,11 @@ pub async fn handle(
             haimaker_store::models::insert(&client, &stored, &by)
                 .await
                 .map_err(db_error)?;
+            super::alerts::model_added(
+                state,
+                &model_name,
+                params.get("model").and_then(Value::as_str).unwrap_or(""),
+            );
             json!({
                 "model_id": model_id,
                 "model_name": model_name,

@@ -60,6 +60,8 @@ pub enum AdminRoute {
     CachePing,
     CacheDelete,
     CacheFlushAll,
+    /// `/health/services?service=slack|webhook`: test alerts (admin).
+    HealthServices,
 }
 
 impl AdminRoute {
@@ -101,6 +103,7 @@ const ADMIN_ROUTES: &[(&str, &str, AdminRoute)] = &[
     ("/cache/ping", "GET", AdminRoute::CachePing),
     ("/cache/delete", "POST", AdminRoute::CacheDelete),
     ("/cache/flushall", "POST", AdminRoute::CacheFlushAll),
+    ("/health/services", "GET", AdminRoute::HealthServices),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +124,8 @@ pub enum Endpoint {
     ModelInfo,
     Liveness,
     Readiness,
+    /// The pod's Prometheus metrics (the supervisor's aggregate of every worker).
+    Metrics,
     /// `OPTIONS` on a health route.
     HealthOptions,
     /// The path exists but not for this method.
@@ -167,6 +172,7 @@ pub fn route(method: &Method, path: &str) -> Endpoint {
     match path {
         "/models" | "/v1/models" => get_only(Endpoint::Models),
         "/model/info" | "/v1/model/info" => get_only(Endpoint::ModelInfo),
+        "/metrics" => get_only(Endpoint::Metrics),
         "/health/liveliness" | "/health/liveness" | "/health/readiness" => {
             if method == Method::OPTIONS {
                 Endpoint::HealthOptions

@@ -213,7 +213,6 @@ guardrails: [{guardrail_name: g}]
         [
             "model_list[*].litellm_params.order",
             "model_list[*].litellm_params.api_version",
-            "general_settings.alerting",
             "litellm_settings.cache_params.similarity_threshold",
             "guardrails",
         ]
@@ -229,9 +228,7 @@ guardrails: [{guardrail_name: g}]
         "{warning}"
     );
     assert!(
-        warning.contains(
-            "general_settings.alerting, litellm_settings.cache_params.similarity_threshold"
-        ),
+        warning.contains("api_version, litellm_settings.cache_params.similarity_threshold"),
         "{warning}"
     );
 }
@@ -412,4 +409,25 @@ fn the_repository_config_examples_load_when_uncommented() {
         "no example was uncommented"
     );
     assert!(loaded.config.router_settings.fallbacks.is_some());
+}
+
+#[test]
+fn prometheus_callbacks_are_implemented_other_callbacks_are_not() {
+    let loaded = ok(r#"
+model_list: []
+litellm_settings:
+  callbacks: ["prometheus"]
+  service_callback: ["prometheus_system"]
+"#);
+    assert!(
+        loaded.not_implemented.is_empty(),
+        "{:?}",
+        loaded.not_implemented
+    );
+    let loaded = ok(r#"
+model_list: []
+litellm_settings:
+  callbacks: ["prometheus", "langfuse"]
+"#);
+    assert_eq!(loaded.not_implemented, ["litellm_settings.callbacks"]);
 }

@@ -135,7 +135,11 @@ impl Walker<'_> {
         let json = self.value(kind, value, path, is_secret_param(name));
         self.quiet = outer_quiet;
         let json = json?;
-        if status == Status::Later && !outer_quiet && !is_default(kind, &json) {
+        if status == Status::Later
+            && !outer_quiet
+            && !is_default(kind, &json)
+            && !only_builtin_callbacks(name, &json)
+        {
             let listed = generic_path(path);
             if !self.not_implemented.contains(&listed) {
                 self.not_implemented.push(listed);
@@ -473,6 +477,19 @@ impl Walker<'_> {
 }
 
 /// Whether a set value still means LiteLLM's default (so it is not worth a warning).
+/// `callbacks: ["prometheus"]` (and `prometheus_system` in `service_callback`) asks for what
+/// haimaker always does (`/metrics`): not a missing feature. Other callbacks still are.
+fn only_builtin_callbacks(name: &str, value: &Json) -> bool {
+    let builtin = |v: &Json| matches!(v.as_str(), Some("prometheus" | "prometheus_system"));
+    matches!(
+        name,
+        "callbacks" | "success_callback" | "failure_callback" | "service_callback"
+    ) && match value {
+        Json::Array(items) => items.iter().all(builtin),
+        other => builtin(other),
+    }
+}
+
 fn is_default(kind: Kind, value: &Json) -> bool {
     match value {
         Json::Null => true,

@@ -20,6 +20,7 @@ use http::{HeaderMap, HeaderValue, Method, Response};
 
 use self::common::{Cx, Query};
 use super::Body;
+use super::alerts;
 use super::auth::{self, Caller};
 use super::route::AdminRoute;
 use crate::error::ProxyError;
@@ -73,6 +74,11 @@ pub async fn handle(
         AdminRoute::CachePing => return cache::ping(state).await,
         AdminRoute::CacheDelete => return cache::delete(state, &request.body).await,
         AdminRoute::CacheFlushAll => return cache::flush_all(state).await,
+        // Test alerts need no database either.
+        AdminRoute::HealthServices => {
+            let query = Query::parse(request.query);
+            return alerts::health_services(state, caller, query.get("service").as_deref());
+        }
         _ => {}
     }
     let Some(layer) = state.db.as_deref() else {
@@ -85,7 +91,7 @@ pub async fn handle(
     };
     let query = Query::parse(request.query);
     let body = &request.body;
-    match request.route {
+    let answer = match request.route {
         AdminRoute::KeyGenerate => keys::generate(&cx, body).await,
         AdminRoute::KeyInfo => keys::info(&cx, &query, request.caller_key.as_deref()).await,
         AdminRoute::KeyUpdate => keys::update(&cx, body).await,
@@ -112,8 +118,14 @@ pub async fn handle(
         | AdminRoute::ModelDelete
         | AdminRoute::CachePing
         | AdminRoute::CacheDelete
-        | AdminRoute::CacheFlushAll => Err(not_implemented(request.route)),
+        | AdminRoute::CacheFlushAll
+        | AdminRoute::HealthServices => Err(not_implemented(request.route)),
+    };
+    // Key, team and user lifecycle alerts, for calls that changed something.
+    if let Ok(response) = &answer {
+        alerts::management(state, caller, request.route, body, response.status());
     }
+    answer
 }
 
 /// The stored-model routes are served by `models_admin`, not here.
