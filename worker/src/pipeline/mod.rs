@@ -14,6 +14,7 @@
 //!
 //! ARCHITECTURE.md ("One request") has the same chart.
 
+mod adapter;
 mod admin;
 mod attempt;
 mod auth;
