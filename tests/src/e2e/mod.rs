@@ -9,6 +9,7 @@ mod headers;
 mod https;
 mod litellm_db;
 mod logs;
+mod providers_anthropic;
 mod providers_azure;
 mod proxy;
 mod routing;
