@@ -11,6 +11,7 @@ mod litellm_db;
 mod logs;
 mod providers_anthropic;
 mod providers_azure;
+mod providers_messages;
 mod proxy;
 mod routing;
 mod sdk;
