@@ -91,6 +91,8 @@ fn litellm_params(params: Map<String, Json>) -> LitellmParams {
         api_base: o.str("api_base"),
         api_key: o.secret("api_key"),
         api_version: o.str("api_version"),
+        azure_ad_token: o.secret("azure_ad_token"),
+        drop_params: o.flag("drop_params"),
         organization: o.str("organization"),
         timeout: o.secs("timeout"),
         stream_timeout: o.secs("stream_timeout"),

@@ -118,7 +118,7 @@ pub(crate) static LITELLM_PARAMS: Section = Section {
         done("drop_params", Bool),
         // Merged into the request defaults, as the OpenAI SDK merges it into the body.
         done("extra_body", Map),
-        later("api_version", Str),
+        done("api_version", Str),
         later("order", U32),
         later("max_parallel_requests", U32),
         later("region_name", Str),
@@ -150,7 +150,7 @@ pub(crate) static LITELLM_PARAMS: Section = Section {
         later("vector_store_id", Str),
         // Provider credentials and locations: they matter once those providers exist, and
         // the missing provider is reported by the router, not here.
-        quiet("azure_ad_token", Secret),
+        done("azure_ad_token", Secret),
         quiet("azure_ad_token_provider", Str),
         quiet("azure_username", Str),
         quiet("azure_password", Secret),

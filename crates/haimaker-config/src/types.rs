@@ -68,7 +68,12 @@ pub struct LitellmParams {
     pub model: String,
     pub api_base: Option<String>,
     pub api_key: Option<Secret>,
+    /// Azure `api-version` (else `AZURE_API_VERSION`, else the adapter's default).
     pub api_version: Option<String>,
+    /// Azure Entra ID token, sent as `Authorization: Bearer` when there is no `api_key`.
+    pub azure_ad_token: Option<Secret>,
+    /// Drop OpenAI parameters the provider does not support instead of failing.
+    pub drop_params: bool,
     pub organization: Option<String>,
     /// Non-streaming total timeout.
     pub timeout: Option<Duration>,

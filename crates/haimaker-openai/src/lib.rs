@@ -12,4 +12,6 @@ mod usage;
 pub use error::{ErrorBody, error_body};
 pub use request::{BodyError, RequestBody};
 pub use sse::{SseEvent, SseSplitter};
-pub use usage::{ChunkUsage, ResponseUsage, Usage, chunk_usage, response_usage};
+pub use usage::{
+    ChunkUsage, PromptTokensDetails, ResponseUsage, Usage, chunk_usage, response_usage,
+};

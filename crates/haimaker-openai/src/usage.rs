@@ -15,6 +15,10 @@ pub struct Usage {
     pub total_tokens: Option<u64>,
     #[serde(default)]
     pub prompt_tokens_details: Option<PromptTokensDetails>,
+    /// Prompt tokens written to the provider's prompt cache (Anthropic, Bedrock), counted in
+    /// `prompt_tokens` and priced at the cache-write price.
+    #[serde(default)]
+    pub cache_creation_input_tokens: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -36,6 +40,10 @@ impl Usage {
         self.prompt_tokens_details
             .and_then(|d| d.cached_tokens)
             .unwrap_or(0)
+    }
+
+    pub fn cache_creation(&self) -> u64 {
+        self.cache_creation_input_tokens.unwrap_or(0)
     }
 }
 

@@ -30,6 +30,12 @@ pub struct Deployment {
     /// `api_base` from config or env, without a trailing slash; `None` = provider default.
     pub api_base: Option<String>,
     pub api_key: Option<Secret>,
+    /// Azure `api-version`: `litellm_params.api_version`, else `AZURE_API_VERSION`.
+    pub api_version: Option<String>,
+    /// Azure Entra ID token (`azure_ad_token`, else `AZURE_AD_TOKEN`), used without `api_key`.
+    pub azure_ad_token: Option<Secret>,
+    /// `drop_params` of the deployment or of `litellm_settings`.
+    pub drop_params: bool,
     pub organization: Option<String>,
     pub extra_headers: BTreeMap<String, String>,
     pub default_params: Map<String, Value>,
@@ -72,6 +78,7 @@ impl Deployment {
         index: usize,
         config: &DeploymentConfig,
         env: &dyn Fn(&str) -> Option<String>,
+        drop_params: bool,
     ) -> Arc<Self> {
         let params = &config.litellm_params;
         let custom_llm_provider = params
@@ -105,6 +112,17 @@ impl Deployment {
             custom_llm_provider,
             api_base,
             api_key,
+            api_version: params.api_version.clone().or_else(|| {
+                (provider.wire == Wire::Azure)
+                    .then(|| env("AZURE_API_VERSION"))
+                    .flatten()
+            }),
+            azure_ad_token: params.azure_ad_token.clone().or_else(|| {
+                (provider.wire == Wire::Azure)
+                    .then(|| env("AZURE_AD_TOKEN").map(Secret::new))
+                    .flatten()
+            }),
+            drop_params: drop_params || params.drop_params,
             organization: params.organization.clone(),
             extra_headers: params.extra_headers.clone(),
             default_params: params.default_params.clone(),

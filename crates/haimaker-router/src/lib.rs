@@ -107,7 +107,7 @@ impl Router {
             .model_list
             .iter()
             .enumerate()
-            .map(|(i, d)| Deployment::build(i, d, env))
+            .map(|(i, d)| Deployment::build(i, d, env, config.litellm_settings.drop_params))
             .collect();
         let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
         let mut group_order = Vec::new();

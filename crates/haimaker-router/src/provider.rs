@@ -1,9 +1,10 @@
 //! The providers haimaker can call, keyed by the `<provider>/` prefix of `litellm_params.model`.
 //!
-//! Every provider here speaks the OpenAI wire format, so only its default `api_base` and the
-//! environment variables LiteLLM reads for its key differ. Providers with their own wire
-//! format (Azure, Anthropic, Gemini, Bedrock, ...) are recognised so that config loading can
-//! name them, and answer with a clear "not supported yet" error until their adapter lands.
+//! Most providers here speak the OpenAI wire format, so only their default `api_base` and the
+//! environment variables LiteLLM reads for their key differ. Azure and Anthropic have their own
+//! [`Wire`] (the adapters live in `haimaker-providers`). Other providers with their own wire
+//! format (Gemini, Bedrock, ...) are recognised so that config loading can name them, and
+//! answer with a clear "not supported yet" error until their adapter lands.
 
 /// How to talk to a provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +24,11 @@ pub struct Provider {
 pub enum Wire {
     /// POST `<api_base>/chat/completions` etc. with `Authorization: Bearer <key>`.
     OpenAi,
+    /// The OpenAI body at `<api_base>/openai/deployments/<deployment>/...?api-version=`, with
+    /// `api-key` (or an Entra ID token).
+    Azure,
+    /// The Messages API: requests, responses, streams and errors translated.
+    Anthropic,
     /// Known to LiteLLM, not implemented by haimaker yet.
     Unsupported,
 }
@@ -157,9 +163,21 @@ static PROVIDERS: &[Provider] = &[
         &["LM_STUDIO_API_BASE"],
         &["LM_STUDIO_API_KEY"],
     ),
-    unsupported("azure"),
+    Provider {
+        name: "azure",
+        wire: Wire::Azure,
+        default_api_base: None,
+        base_env: &["AZURE_API_BASE", "AZURE_OPENAI_ENDPOINT"],
+        key_env: &["AZURE_API_KEY", "AZURE_OPENAI_API_KEY"],
+    },
     unsupported("azure_ai"),
-    unsupported("anthropic"),
+    Provider {
+        name: "anthropic",
+        wire: Wire::Anthropic,
+        default_api_base: Some("https://api.anthropic.com"),
+        base_env: &["ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"],
+        key_env: &["ANTHROPIC_API_KEY"],
+    },
     unsupported("gemini"),
     unsupported("vertex_ai"),
     unsupported("bedrock"),
@@ -235,12 +253,16 @@ mod tests {
     }
 
     #[test]
-    fn non_openai_wire_providers_are_recognised_as_unsupported() {
+    fn non_openai_wire_providers_have_their_wire() {
         let (p, m) = split_model("azure/my-deployment", None);
+        assert_eq!((p.name, p.wire, m), ("azure", Wire::Azure, "my-deployment"));
+        let (p, m) = split_model("anthropic/claude-sonnet-4-5", None);
         assert_eq!(
             (p.name, p.wire, m),
-            ("azure", Wire::Unsupported, "my-deployment")
+            ("anthropic", Wire::Anthropic, "claude-sonnet-4-5")
         );
+        let (p, _) = split_model("cohere/command-r", None);
+        assert_eq!(p.wire, Wire::Unsupported);
     }
 
     #[test]

@@ -68,6 +68,17 @@ impl Reply {
         }
     }
 
+    /// An SSE body sent in one piece per event, as written.
+    pub fn sse(events: &[&str]) -> Self {
+        Reply::Sse {
+            steps: events
+                .iter()
+                .map(|e| SseStep::Send((*e).to_string()))
+                .collect(),
+            end: SseEnd::Close,
+        }
+    }
+
     /// An OpenAI error body with `status`.
     pub fn error(status: u16, message: &str) -> Self {
         Self::json(
@@ -135,6 +146,10 @@ pub fn usage_event() -> String {
 #[derive(Debug, Clone)]
 pub struct Recorded {
     pub path: String,
+    /// The query string, if any (Azure's `api-version`).
+    pub query: Option<String>,
+    /// The body as received, byte for byte.
+    pub raw: Bytes,
     pub headers: HeaderMap,
     pub body: Value,
     pub model: String,
@@ -265,14 +280,18 @@ async fn handle(
         .map(|c| c.to_bytes())
         .unwrap_or_default();
     let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    // The model is in the body (OpenAI, Anthropic) or in the path (Azure's deployments).
     let model = json
         .get("model")
         .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+        .map(str::to_string)
+        .or_else(|| path_model(parts.uri.path()))
+        .unwrap_or_default();
     let wants_stream = json.get("stream").and_then(Value::as_bool) == Some(true);
     state.lock().unwrap().received.push(Recorded {
         path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(str::to_string),
+        raw: bytes.clone(),
         headers: parts.headers.clone(),
         body: json,
         model: model.clone(),
@@ -361,6 +380,12 @@ async fn handle(
             Ok(response)
         }
     }
+}
+
+/// `/openai/deployments/<d>/...` -> `d`.
+fn path_model(path: &str) -> Option<String> {
+    let rest = path.split_once("/openai/deployments/")?.1;
+    Some(rest.split('/').next()?.to_string())
 }
 
 fn default_reply(path: &str, model: &str, stream: bool) -> Reply {

@@ -7,13 +7,16 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use haimaker_openai::{RequestBody, Usage, response_usage};
-use haimaker_router::{Deployment, ErrorClass, Target, Wire};
-use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
+use haimaker_openai::{RequestBody, Usage};
+use haimaker_providers::errors::{CONTENT_POLICY_PHRASES, CONTEXT_WINDOW_PHRASES};
+use haimaker_router::{Deployment, ErrorClass, Target};
+use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
+use super::adapter::{self, Outbound};
 use super::request::LlmRequest;
+use super::stream::Translate;
 use crate::error::ProxyError;
 use crate::state::AppState;
 
@@ -31,6 +34,8 @@ pub enum Reply {
         headers: HeaderMap,
         body: Incoming,
         idle: Duration,
+        /// Set when the upstream's events must be translated for the client.
+        translate: Option<Translate>,
     },
     /// `mock_response`: answered locally.
     Mock { text: String },
@@ -61,39 +66,11 @@ pub async fn call(
             upstream_time: Duration::ZERO,
         });
     }
-    if target.provider.wire == Wire::Unsupported {
-        return Err(ProxyError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "invalid_request_error",
-            format!(
-                "haimaker does not support provider `{}` yet (deployment {} of model group `{}`); OpenAI-compatible providers are supported",
-                target.provider.name, deployment.id, deployment.model_name
-            ),
-        )
-        .with_class(ErrorClass::BadRequest));
-    }
-    let Some(api_base) = target.api_base.as_deref() else {
-        return Err(ProxyError::internal(format!(
-            "deployment {} of model group `{}` has no `api_base` and provider `{}` has no default: set litellm_params.api_base",
-            deployment.id, deployment.model_name, target.provider.name
-        ))
-        .with_class(ErrorClass::BadRequest));
-    };
-    let body = Bytes::from(upstream_body(request, deployment, target));
-    let url = format!("{api_base}{}", request.call.upstream_path());
+    let outbound = adapter::prepare(request, deployment, target)?;
     let mut retries = 0;
     loop {
         let started = Instant::now();
-        let result = send_once(
-            state,
-            request,
-            deployment,
-            target,
-            &url,
-            body.clone(),
-            timeout,
-        )
-        .await;
+        let result = send_once(state, request, deployment, target, &outbound, timeout).await;
         match result {
             Ok(reply) => {
                 return Ok(Attempted {
@@ -133,7 +110,11 @@ fn sdk_retryable(e: &ProxyError) -> bool {
 /// The request body as the upstream gets it: its own model name, the deployment's default
 /// parameters where the client set none, and usage requested on streams (so cost can be
 /// computed; the extra chunk is removed again when the client did not ask for it).
-fn upstream_body(request: &LlmRequest, deployment: &Deployment, target: &Target) -> Vec<u8> {
+pub(super) fn upstream_body(
+    request: &LlmRequest,
+    deployment: &Deployment,
+    target: &Target,
+) -> Vec<u8> {
     let mut body: RequestBody = request.body.clone();
     body.set_str("model", &target.provider_model);
     for (key, value) in &deployment.default_params {
@@ -158,20 +139,17 @@ async fn send_once(
     request: &LlmRequest,
     deployment: &Deployment,
     target: &Target,
-    url: &str,
-    body: Bytes,
+    outbound: &Outbound,
     timeout: Duration,
 ) -> Result<Reply, ProxyError> {
-    let mut builder = Request::post(url)
+    let mut builder = Request::post(outbound.url.as_str())
         .header(header::CONTENT_TYPE, "application/json")
         .header(
             header::USER_AGENT,
             concat!("haimaker/", env!("CARGO_PKG_VERSION")),
         );
-    if let Some(key) = &target.api_key
-        && let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-    {
-        builder = builder.header(header::AUTHORIZATION, value);
+    for (name, value) in &outbound.headers {
+        builder = builder.header(name, value);
     }
     if let Some(org) = &deployment.organization {
         builder = builder.header("OpenAI-Organization", org.as_str());
@@ -179,12 +157,14 @@ async fn send_once(
     for (name, value) in &deployment.extra_headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    let upstream_request = builder.body(Full::new(body)).map_err(|e| {
-        ProxyError::internal(format!(
-            "could not build the upstream request for deployment {}: {e}",
-            deployment.id
-        ))
-    })?;
+    let upstream_request = builder
+        .body(Full::new(outbound.body.clone()))
+        .map_err(|e| {
+            ProxyError::internal(format!(
+                "could not build the upstream request for deployment {}: {e}",
+                deployment.id
+            ))
+        })?;
 
     let client = state.upstream.client().map_err(|e| {
         ProxyError::internal(format!("litellm.APIConnectionError: {e}"))
@@ -211,13 +191,19 @@ async fn send_once(
             .and_then(Result::ok)
             .map(|c| c.to_bytes())
             .unwrap_or_default();
-        return Err(upstream_error(parts.status, &parts.headers, &body));
+        return Err(upstream_error(
+            parts.status,
+            &parts.headers,
+            &body,
+            outbound.label,
+        ));
     }
     if request.stream {
         return Ok(Reply::Stream {
             headers: parts.headers,
             body: incoming,
             idle: timeout,
+            translate: outbound.codec.stream(&target.provider_model),
         });
     }
     let collected = tokio::time::timeout_at(
@@ -243,21 +229,23 @@ async fn send_once(
         }
         Ok(Ok(c)) => c.to_bytes(),
     };
-    match response_usage(&body) {
-        Ok(parsed) => Ok(Reply::Json {
+    let size = body.len();
+    match outbound.codec.json(body) {
+        Ok((body, usage)) => Ok(Reply::Json {
             headers: parts.headers,
             body,
-            usage: parsed.usage,
+            usage,
         }),
         Err(e) => Err(ProxyError::internal(format!(
-            "litellm.APIError: OpenAIException - the upstream answered {} with a body that is not a JSON object ({e}; content-type {}, {} bytes) {}",
+            "litellm.APIError: {} - the upstream answered {} with a body that is not a JSON object ({e}; content-type {}, {} bytes) {}",
+            outbound.label,
             parts.status,
             parts
                 .headers
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("none"),
-            body.len(),
+            size,
             what()
         ))
         .with_class(ErrorClass::InternalServer)),
@@ -314,7 +302,12 @@ struct UpstreamErrorObject {
 /// Maps an upstream error response to LiteLLM's exception of the same meaning (reference
 /// section 4.4): the status, a `litellm.<Kind>Error: ...` message and the class that steers
 /// retries, cooldowns and fallbacks.
-pub fn upstream_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ProxyError {
+pub fn upstream_error(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    label: &str,
+) -> ProxyError {
     let parsed: UpstreamErrorBody = serde_json::from_slice(body).unwrap_or_default();
     let object = parsed.error.unwrap_or_default();
     let message = object
@@ -330,33 +323,22 @@ pub fn upstream_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> P
         let lower = message.to_ascii_lowercase();
         let code = code.as_deref().unwrap_or("");
         if code == "context_length_exceeded"
-            || [
-                "context length",
-                "context window",
-                "maximum context",
-                "too many tokens",
-                "prompt is too long",
-            ]
-            .iter()
-            .any(|p| lower.contains(p))
+            || CONTEXT_WINDOW_PHRASES.iter().any(|p| lower.contains(p))
         {
             class = ErrorClass::ContextWindowExceeded;
         } else if code == "content_policy_violation"
             || code == "content_filter"
-            || [
-                "content policy",
-                "content management policy",
-                "content_filter",
-            ]
-            .iter()
-            .any(|p| lower.contains(p))
+            || CONTENT_POLICY_PHRASES.iter().any(|p| lower.contains(p))
         {
             class = ErrorClass::ContentPolicyViolation;
         }
     }
-    // LiteLLM maps a 504 from the provider to its Timeout (408).
+    // LiteLLM maps a 504 from the provider to its Timeout (408), and Anthropic's 529
+    // (overloaded) to its InternalServerError (500).
     let out_status = if status == StatusCode::GATEWAY_TIMEOUT {
         StatusCode::REQUEST_TIMEOUT
+    } else if status.as_u16() == 529 {
+        StatusCode::INTERNAL_SERVER_ERROR
     } else {
         status
     };
@@ -391,7 +373,7 @@ pub fn upstream_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> P
     let mut err = ProxyError::new(
         out_status,
         error_type,
-        format!("litellm.{kind}: OpenAIException - {message}"),
+        format!("litellm.{kind}: {label} - {message}"),
     )
     .with_class(class);
     err.param = match object.param {
@@ -431,6 +413,7 @@ mod tests {
             StatusCode::TOO_MANY_REQUESTS,
             &h,
             br#"{"error":{"message":"slow down","type":"rate_limit_error"}}"#,
+            "OpenAIException",
         );
         assert_eq!(
             (e.status.as_u16(), e.class),
@@ -443,20 +426,25 @@ mod tests {
         let e = upstream_error(
             StatusCode::BAD_REQUEST,
             &h,
-            br#"{"error":{"message":"This model's maximum context length is 8192 tokens","code":"context_length_exceeded","param":"messages"}}"#,
-        );
+            br#"{"error":{"message":"This model's maximum context length is 8192 tokens","code":"context_length_exceeded","param":"messages"}}"#, "OpenAIException");
         assert_eq!(e.class, Some(ErrorClass::ContextWindowExceeded));
         assert_eq!(e.param.as_deref(), Some("messages"));
         let e = upstream_error(
             StatusCode::BAD_REQUEST,
             &h,
             br#"{"error":{"message":"x","code":"content_policy_violation"}}"#,
+            "OpenAIException",
         );
         assert_eq!(e.class, Some(ErrorClass::ContentPolicyViolation));
-        let e = upstream_error(StatusCode::GATEWAY_TIMEOUT, &h, b"<html>bad gateway</html>");
+        let e = upstream_error(
+            StatusCode::GATEWAY_TIMEOUT,
+            &h,
+            b"<html>bad gateway</html>",
+            "OpenAIException",
+        );
         assert_eq!(e.status.as_u16(), 408);
         assert!(e.message.contains("<html>bad gateway</html>"));
-        let e = upstream_error(StatusCode::SERVICE_UNAVAILABLE, &h, b"");
+        let e = upstream_error(StatusCode::SERVICE_UNAVAILABLE, &h, b"", "OpenAIException");
         assert_eq!(
             (e.status.as_u16(), e.class),
             (503, Some(ErrorClass::ServiceUnavailable))
@@ -467,8 +455,26 @@ mod tests {
     fn reads_retry_after() {
         let mut h = HeaderMap::new();
         h.insert("retry-after", "3".parse().unwrap());
-        let e = upstream_error(StatusCode::TOO_MANY_REQUESTS, &h, b"{}");
+        let e = upstream_error(StatusCode::TOO_MANY_REQUESTS, &h, b"{}", "OpenAIException");
         assert_eq!(e.retry_after, Some(Duration::from_secs(3)));
+        let e = upstream_error(
+            StatusCode::from_u16(529).unwrap(),
+            &HeaderMap::new(),
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+            "AnthropicException",
+        );
+        assert_eq!(e.status.as_u16(), 500);
+        assert_eq!(
+            e.message,
+            "litellm.InternalServerError: AnthropicException - Overloaded"
+        );
+        let e = upstream_error(
+            StatusCode::BAD_REQUEST,
+            &HeaderMap::new(),
+            br#"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}"#,
+            "AnthropicException",
+        );
+        assert_eq!(e.class, Some(ErrorClass::ContextWindowExceeded));
         h.insert("retry-after-ms", "250".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_millis(250)));
     }

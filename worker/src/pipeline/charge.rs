@@ -64,6 +64,7 @@ impl Charge {
                 CallType::Chat => "acompletion",
                 CallType::Completion => "atext_completion",
                 CallType::Embedding => "aembedding",
+                CallType::Messages => "anthropic_messages",
             }
             .to_string(),
             api_key,

@@ -580,6 +580,7 @@ fn respond_success(
             headers,
             body,
             idle,
+            translate,
         } => {
             let describe = format!("(model group `{}`, deployment {})", group, deployment.id);
             metrics::upstream_remaining(&state.metrics, &group, &deployment_labels, &headers);
@@ -642,6 +643,9 @@ fn respond_success(
             );
             if let Some(store) = cache {
                 relay.set_collector(store.collector(&group));
+            }
+            if let Some(translate) = translate {
+                relay.set_translator(translate);
             }
             let mut response = sse_response(relay.boxed_unsync());
             append_provider_headers(&mut response, &headers);
@@ -752,10 +756,11 @@ fn cost(target: &Target, usage: Option<&Usage>) -> f64 {
     let Some(usage) = usage else {
         return 0.0;
     };
+    // Cache writes are part of `prompt_tokens` but have their own price.
     target.prices.cost(&TokenUsage {
-        prompt_tokens: usage.prompt(),
+        prompt_tokens: usage.prompt().saturating_sub(usage.cache_creation()),
         completion_tokens: usage.completion(),
         cached_prompt_tokens: usage.cached(),
-        cache_creation_tokens: 0,
+        cache_creation_tokens: usage.cache_creation(),
     })
 }

@@ -16,6 +16,7 @@ pub const MOCK_USAGE: Usage = Usage {
     completion_tokens: Some(20),
     total_tokens: Some(30),
     prompt_tokens_details: None,
+    cache_creation_input_tokens: None,
 };
 
 fn now() -> u64 {
@@ -31,6 +32,12 @@ fn usage_json() -> serde_json::Value {
 /// A complete (non-streaming) response.
 pub fn response(call: CallType, model: &str, text: &str, id: &str, inputs: usize) -> Bytes {
     let body = match call {
+        CallType::Messages => {
+            let chat: serde_json::Value =
+                serde_json::from_slice(&response(CallType::Chat, model, text, id, inputs))
+                    .unwrap_or_default();
+            haimaker_providers::messages::response(&chat)
+        }
         CallType::Chat => json!({
             "id": format!("chatcmpl-{id}"),
             "object": "chat.completion",
@@ -69,6 +76,15 @@ pub fn response(call: CallType, model: &str, text: &str, id: &str, inputs: usize
 
 /// A complete SSE stream: one chunk per word, then usage (if asked) and `[DONE]`.
 pub fn stream(call: CallType, model: &str, text: &str, id: &str, include_usage: bool) -> Bytes {
+    if call == CallType::Messages {
+        use haimaker_providers::StreamTranslator;
+        let chat = stream(CallType::Chat, model, text, id, true);
+        let mut translator = haimaker_providers::messages_stream::OpenAiToAnthropic::new(model);
+        let mut events = Vec::new();
+        translator.push(&chat, &mut events);
+        translator.finish(&mut events);
+        return Bytes::from(events.concat());
+    }
     let created = now();
     let mut out = String::new();
     let mut push = |value: serde_json::Value| {

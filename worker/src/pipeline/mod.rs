@@ -14,6 +14,7 @@
 //!
 //! ARCHITECTURE.md ("One request") has the same chart.
 
+mod adapter;
 mod admin;
 pub(crate) mod alerts;
 mod attempt;

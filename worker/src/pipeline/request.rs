@@ -73,6 +73,8 @@ pub struct LlmRequest {
     /// The response-cache controls (`cache: {...}`, `caching`, `ttl`), read before those keys
     /// are taken out of the body.
     pub cache: super::cache::Controls,
+    /// `anthropic-beta` of a `/v1/messages` call, forwarded to Anthropic deployments.
+    pub anthropic_beta: Option<String>,
 }
 
 impl LlmRequest {
@@ -193,6 +195,10 @@ pub fn parse(
         .unwrap_or(false);
     let cache = super::cache::Controls::from_body(&body);
     for key in GATEWAY_ONLY_KEYS {
+        // In the Anthropic format `metadata` is the provider's own (`metadata.user_id`).
+        if call == CallType::Messages && *key == "metadata" {
+            continue;
+        }
         body.remove(key);
     }
     Ok(LlmRequest {
@@ -208,6 +214,9 @@ pub fn parse(
         mock_response,
         mock_testing_fallbacks,
         cache,
+        anthropic_beta: (call == CallType::Messages)
+            .then(|| header_str(headers, "anthropic-beta").map(str::to_string))
+            .flatten(),
     })
 }
 

@@ -2,19 +2,22 @@
 
 use http::Method;
 
-/// The three OpenAI call types the gateway proxies.
+/// The call types the gateway proxies: OpenAI's three, and Anthropic's Messages API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallType {
     Chat,
     Completion,
     Embedding,
+    /// `POST /v1/messages` in the Anthropic format: passed through to Anthropic deployments,
+    /// translated to and from a chat completion for the others.
+    Messages,
 }
 
 impl CallType {
     /// The path appended to a deployment's `api_base`.
     pub fn upstream_path(self) -> &'static str {
         match self {
-            Self::Chat => "/chat/completions",
+            Self::Chat | Self::Messages => "/chat/completions",
             Self::Completion => "/completions",
             Self::Embedding => "/embeddings",
         }
@@ -22,7 +25,10 @@ impl CallType {
 
     /// The route as LiteLLM names it in messages (`/chat/completions: Invalid model ...`).
     pub fn route_name(self) -> &'static str {
-        self.upstream_path()
+        match self {
+            Self::Messages => "/v1/messages",
+            other => other.upstream_path(),
+        }
     }
 
     pub fn can_stream(self) -> bool {
@@ -223,6 +229,9 @@ fn admin_route(method: &Method, path: &str) -> Option<Endpoint> {
 }
 
 fn llm_route(path: &str) -> Option<(CallType, Option<String>)> {
+    if path == "/v1/messages" {
+        return Some((CallType::Messages, None));
+    }
     const CALLS: [(CallType, &str); 3] = [
         (CallType::Chat, "/chat/completions"),
         (CallType::Completion, "/completions"),

@@ -7,6 +7,9 @@
 //! an OpenAI error event. Dropping the relay (client gone) drops the upstream body, which closes
 //! that upstream connection: the upstream request is cancelled.
 //!
+//! A [`Translate`] (set for providers that do not speak OpenAI, and for `/v1/messages`) turns
+//! the upstream's bytes into the client's events first; relays without one do nothing extra.
+//!
 //! A [`Collector`] (set by the response cache) keeps a copy of each event (a reference-counted
 //! `Bytes`, no copy of the data) and hands them over only if the stream completed cleanly; without
 //! one the relay does nothing extra.
@@ -18,6 +21,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use haimaker_openai::{SseSplitter, Usage, chunk_usage};
+use haimaker_providers::{StreamFormat, StreamTranslator};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
@@ -37,6 +41,15 @@ pub struct StreamOutcome {
 }
 
 pub type OnFinish = Box<dyn FnOnce(StreamOutcome) + Send>;
+
+/// A provider stream translator (`haimaker-providers`) for the relay.
+pub struct Translate(pub Box<dyn StreamTranslator>);
+
+impl std::fmt::Debug for Translate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Translate")
+    }
+}
 
 /// Keeps the events of a stream (every one the upstream sent before `[DONE]`, the usage chunk
 /// too, even when the client does not get it) and hands them to `done` when the stream completed
@@ -94,6 +107,10 @@ pub struct SseRelay {
     outcome: StreamOutcome,
     on_finish: Option<OnFinish>,
     collector: Option<Collector>,
+    translator: Option<Box<dyn StreamTranslator>>,
+    /// The client gets Anthropic events (no `[DONE]`, Anthropic error events).
+    anthropic_out: bool,
+    translated: Vec<Bytes>,
     describe: String,
     _in_flight: Option<InFlight>,
 }
@@ -120,6 +137,9 @@ impl SseRelay {
             outcome: StreamOutcome::default(),
             on_finish,
             collector: None,
+            translator: None,
+            anthropic_out: false,
+            translated: Vec::new(),
             describe,
             _in_flight: in_flight,
         }
@@ -128,6 +148,35 @@ impl SseRelay {
     /// Keeps the stream's events for `collector` (the response cache).
     pub fn set_collector(&mut self, collector: Collector) {
         self.collector = Some(collector);
+    }
+
+    /// Translates the upstream's stream with `translate` before anything else reads it.
+    pub fn set_translator(&mut self, translate: Translate) {
+        self.anthropic_out = translate.0.format() == StreamFormat::Anthropic;
+        self.translator = Some(translate.0);
+    }
+
+    /// Upstream bytes in: through the translator when there is one.
+    fn take_upstream(&mut self, chunk: Bytes, end: bool) {
+        let Some(translator) = &mut self.translator else {
+            self.take_events(chunk);
+            return;
+        };
+        if end {
+            translator.finish(&mut self.translated);
+        } else {
+            translator.push(&chunk, &mut self.translated);
+        }
+        let events = std::mem::take(&mut self.translated);
+        for event in &events {
+            if self.anthropic_out {
+                self.ready.push_back(event.clone());
+            } else {
+                self.take_events(event.clone());
+            }
+        }
+        self.translated = events;
+        self.translated.clear();
     }
 
     fn take_events(&mut self, chunk: Bytes) {
@@ -155,7 +204,13 @@ impl SseRelay {
 
     fn fail(&mut self, error: ProxyError) {
         tracing::warn!(target: "haimaker::stream", error = %error.message, "stream ended with an error");
-        self.ready.push_back(error.sse_event());
+        if self.anthropic_out {
+            let event = serde_json::json!({"type": "error", "error": {"type": "api_error", "message": error.message}});
+            self.ready
+                .push_back(Bytes::from(format!("event: error\ndata: {event}\n\n")));
+        } else {
+            self.ready.push_back(error.sse_event());
+        }
         self.finish(false);
     }
 
@@ -165,6 +220,11 @@ impl SseRelay {
         }
         self.finished = true;
         self.outcome.completed = completed;
+        if self.outcome.usage.is_none()
+            && let Some(translator) = &self.translator
+        {
+            self.outcome.usage = translator.usage();
+        }
         if let Some(callback) = self.on_finish.take() {
             callback(self.outcome);
         }
@@ -199,7 +259,7 @@ impl Body for SseRelay {
                     if let Ok(data) = frame.into_data() {
                         let deadline = Instant::now() + this.idle;
                         this.idle_timer.as_mut().reset(deadline);
-                        this.take_events(data);
+                        this.take_upstream(data, false);
                     }
                 }
                 Poll::Ready(Some(Err(e))) => {
@@ -208,6 +268,14 @@ impl Body for SseRelay {
                         this.describe
                     );
                     this.fail(ProxyError::internal(msg));
+                }
+                Poll::Ready(None) if this.translator.is_some() => {
+                    this.take_upstream(Bytes::new(), true);
+                    if !this.saw_done && !this.anthropic_out {
+                        this.ready
+                            .push_back(Bytes::from_static(b"data: [DONE]\n\n"));
+                    }
+                    this.finish(true);
                 }
                 Poll::Ready(None) => {
                     if let Some(rest) = this.splitter.finish() {

@@ -212,7 +212,6 @@ guardrails: [{guardrail_name: g}]
         loaded.not_implemented,
         [
             "model_list[*].litellm_params.order",
-            "model_list[*].litellm_params.api_version",
             "litellm_settings.cache_params.similarity_threshold",
             "guardrails",
         ]
@@ -228,7 +227,7 @@ guardrails: [{guardrail_name: g}]
         "{warning}"
     );
     assert!(
-        warning.contains("api_version, litellm_settings.cache_params.similarity_threshold"),
+        warning.contains("order, litellm_settings.cache_params.similarity_threshold"),
         "{warning}"
     );
 }
@@ -402,7 +401,12 @@ fn the_repository_config_examples_load_when_uncommented() {
         .collect();
     let loaded = ok_with(
         &uncommented.join("\n"),
-        &vars(&[("OPENAI_API_KEY", "sk-test")]),
+        &vars(&[
+            ("OPENAI_API_KEY", "sk-test"),
+            ("AZURE_API_BASE", "https://r.openai.azure.com"),
+            ("AZURE_API_KEY", "azure-key"),
+            ("ANTHROPIC_API_KEY", "sk-ant"),
+        ]),
     );
     assert!(
         loaded.config.model_list.len() > 1,

@@ -204,6 +204,8 @@ impl ResponseCache {
             CallType::Chat => self.inner.chat,
             CallType::Completion => self.inner.completion,
             CallType::Embedding => self.inner.embedding,
+            // Anthropic-format answers are not cached (LiteLLM's cache does not cover them).
+            CallType::Messages => false,
         }
     }
 
@@ -347,6 +349,7 @@ impl Peek {
         match call {
             CallType::Chat | CallType::Completion => non_empty(&self.choices),
             CallType::Embedding => non_empty(&self.data),
+            CallType::Messages => false,
         }
     }
 }

@@ -151,7 +151,7 @@ pub fn assemble(call: CallType, events: &[Bytes]) -> Option<Vec<u8>> {
     let chat = match call {
         CallType::Chat => true,
         CallType::Completion => false,
-        CallType::Embedding => return None,
+        CallType::Embedding | CallType::Messages => return None,
     };
     let mut head: Map<String, Value> = Map::new();
     let mut usage: Option<Value> = None;

@@ -1,0 +1,452 @@
+//! `anthropic/<model>`: an OpenAI chat request -> a Messages API request, and the Messages
+//! response -> a `chat.completion` (docs.anthropic.com, "Messages").
+//!
+//! Request: `system`/`developer` messages become `system` blocks; `tool` messages become
+//! `tool_result` blocks of a user turn; assistant `tool_calls` become `tool_use` blocks;
+//! `image_url` parts become `image` blocks (base64 for `data:` URLs, `url` sources otherwise);
+//! consecutive turns of one role are merged (the API wants them alternating); `stop` ->
+//! `stop_sequences`; `tools`/`tool_choice`/`parallel_tool_calls` -> Anthropic's; `user` ->
+//! `metadata.user_id`; `max_tokens` (or `max_completion_tokens`) defaults to
+//! [`DEFAULT_MAX_TOKENS`], since the API requires it.
+
+use haimaker_openai::Usage;
+use serde_json::{Map, Value, json};
+
+use crate::TranslateError;
+use crate::params;
+use crate::util::{now, parse_data_url, text_of, u64_at, usage, usage_json};
+
+/// `anthropic-version` sent with every request.
+pub const API_VERSION: &str = "2023-06-01";
+/// `max_tokens` when the client sets none (LiteLLM's default for Anthropic).
+pub const DEFAULT_MAX_TOKENS: u64 = 4096;
+pub const DEFAULT_API_BASE: &str = "https://api.anthropic.com";
+
+/// The OpenAI parameters that have an Anthropic equivalent.
+const SUPPORTED: &[&str] = &[
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "user",
+    "reasoning_effort",
+];
+
+/// The Messages endpoint for `api_base` (`https://api.anthropic.com` ->
+/// `https://api.anthropic.com/v1/messages`; a base that already ends in `/v1` or
+/// `/v1/messages` is respected).
+pub fn url(api_base: &str) -> String {
+    let base = api_base.trim_end_matches('/');
+    if base.ends_with("/v1/messages") {
+        base.to_string()
+    } else if base.ends_with("/v1") {
+        format!("{base}/messages")
+    } else {
+        format!("{base}/v1/messages")
+    }
+}
+
+/// Translates an OpenAI chat request body (gateway-only keys already removed) for `model`.
+pub fn request(
+    mut body: Map<String, Value>,
+    model: &str,
+    drop_params: bool,
+) -> Result<Value, TranslateError> {
+    params::enforce("anthropic", model, &mut body, SUPPORTED, drop_params)?;
+    let messages = match body.remove("messages") {
+        Some(Value::Array(m)) => m,
+        _ => {
+            return Err(
+                TranslateError::new("`messages` must be a non-empty list").with_param("messages")
+            );
+        }
+    };
+    let (system, turns) = convert_messages(messages)?;
+    let mut out = Map::new();
+    out.insert("model".into(), json!(model));
+    out.insert("messages".into(), Value::Array(turns));
+    if !system.is_empty() {
+        out.insert("system".into(), Value::Array(system));
+    }
+    let max_tokens = body
+        .remove("max_tokens")
+        .or_else(|| body.remove("max_completion_tokens"))
+        .filter(|v| !v.is_null())
+        .unwrap_or(json!(DEFAULT_MAX_TOKENS));
+    body.remove("max_completion_tokens");
+    out.insert("max_tokens".into(), max_tokens);
+    let parallel = body.remove("parallel_tool_calls");
+    for (key, value) in body {
+        match key.as_str() {
+            "model" | "n" | "stream_options" | "response_format" => {}
+            "stop" => match value {
+                Value::String(s) => {
+                    out.insert("stop_sequences".into(), json!([s]));
+                }
+                Value::Array(a) => {
+                    out.insert("stop_sequences".into(), Value::Array(a));
+                }
+                Value::Null => {}
+                _ => {
+                    return Err(TranslateError::new(
+                        "`stop` must be a string or a list of strings",
+                    )
+                    .with_param("stop"));
+                }
+            },
+            "tools" => {
+                out.insert("tools".into(), convert_tools(value)?);
+            }
+            "tool_choice" => {
+                if let Some(choice) = convert_tool_choice(&value)? {
+                    out.insert("tool_choice".into(), choice);
+                }
+            }
+            "user" => {
+                if let Value::String(user) = value {
+                    out.insert("metadata".into(), json!({"user_id": user}));
+                }
+            }
+            "reasoning_effort" => {
+                let budget = match value.as_str() {
+                    Some("low" | "minimal") => 1024,
+                    Some("medium") => 2048,
+                    Some("high") => 4096,
+                    _ => continue,
+                };
+                out.insert(
+                    "thinking".into(),
+                    json!({"type": "enabled", "budget_tokens": budget}),
+                );
+            }
+            // temperature, top_p, stream, and provider-specific extras (top_k, thinking, ...)
+            _ => {
+                out.insert(key, value);
+            }
+        }
+    }
+    if parallel.as_ref().and_then(Value::as_bool) == Some(false) && out.contains_key("tools") {
+        let choice = out
+            .entry("tool_choice")
+            .or_insert_with(|| json!({"type": "auto"}));
+        if let Some(c) = choice.as_object_mut() {
+            c.insert("disable_parallel_tool_use".into(), json!(true));
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+fn convert_messages(messages: Vec<Value>) -> Result<(Vec<Value>, Vec<Value>), TranslateError> {
+    let mut system = Vec::new();
+    let mut turns: Vec<(String, Vec<Value>)> = Vec::new();
+    for (i, message) in messages.into_iter().enumerate() {
+        let param = || format!("messages[{i}]");
+        let Value::Object(mut m) = message else {
+            return Err(TranslateError::new("each message must be an object").with_param(param()));
+        };
+        let role = m
+            .get("role")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let content = m.remove("content").unwrap_or(Value::Null);
+        let (role, blocks) = match role.as_str() {
+            "system" | "developer" => {
+                system.extend(content_blocks(content, &param())?);
+                continue;
+            }
+            "user" => ("user", content_blocks(content, &param())?),
+            "assistant" => {
+                let mut blocks = content_blocks(content, &param())?;
+                for (j, call) in m
+                    .remove("tool_calls")
+                    .and_then(|v| match v {
+                        Value::Array(a) => Some(a),
+                        _ => None,
+                    })
+                    .unwrap_or_default()
+                    .into_iter()
+                    .enumerate()
+                {
+                    let function = call.get("function").cloned().unwrap_or(Value::Null);
+                    let arguments = function
+                        .get("arguments")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    let input: Value = if arguments.trim().is_empty() {
+                        json!({})
+                    } else {
+                        serde_json::from_str(arguments).map_err(|e| {
+                            TranslateError::new(format!(
+                                "tool call arguments are not valid JSON ({e})"
+                            ))
+                            .with_param(format!("{}.tool_calls[{j}].function.arguments", param()))
+                        })?
+                    };
+                    blocks.push(json!({
+                        "type": "tool_use",
+                        "id": call.get("id").cloned().unwrap_or(Value::Null),
+                        "name": function.get("name").cloned().unwrap_or(Value::Null),
+                        "input": input,
+                    }));
+                }
+                ("assistant", blocks)
+            }
+            "tool" | "function" => {
+                let id = m
+                    .get("tool_call_id")
+                    .or_else(|| m.get("name"))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let result = match content {
+                    Value::Array(parts) => {
+                        Value::Array(content_blocks(Value::Array(parts), &param())?)
+                    }
+                    other => Value::String(text_of(&other)),
+                };
+                (
+                    "user",
+                    vec![json!({"type": "tool_result", "tool_use_id": id, "content": result})],
+                )
+            }
+            other => {
+                return Err(TranslateError::new(format!(
+                    "message role `{other}` is not supported by anthropic"
+                ))
+                .with_param(format!("{}.role", param())));
+            }
+        };
+        if blocks.is_empty() {
+            continue;
+        }
+        match turns.last_mut() {
+            Some((last, existing)) if last == role => existing.extend(blocks),
+            _ => turns.push((role.to_string(), blocks)),
+        }
+    }
+    if turns.is_empty() {
+        return Err(
+            TranslateError::new("anthropic needs at least one user or assistant message")
+                .with_param("messages"),
+        );
+    }
+    let turns = turns
+        .into_iter()
+        .map(|(role, content)| json!({"role": role, "content": content}))
+        .collect();
+    Ok((system, turns))
+}
+
+/// OpenAI message content (a string or a list of parts) -> Anthropic content blocks.
+fn content_blocks(content: Value, param: &str) -> Result<Vec<Value>, TranslateError> {
+    match content {
+        Value::Null => Ok(Vec::new()),
+        Value::String(s) if s.is_empty() => Ok(Vec::new()),
+        Value::String(s) => Ok(vec![json!({"type": "text", "text": s})]),
+        Value::Array(parts) => {
+            let mut out = Vec::with_capacity(parts.len());
+            for part in parts {
+                let kind = part.get("type").and_then(Value::as_str).unwrap_or("text");
+                let mut block = match kind {
+                    "text" => {
+                        let text = part.get("text").and_then(Value::as_str).unwrap_or("");
+                        if text.is_empty() {
+                            continue;
+                        }
+                        json!({"type": "text", "text": text})
+                    }
+                    "image_url" => {
+                        let url = part
+                            .get("image_url")
+                            .and_then(|i| i.get("url").or(Some(i)))
+                            .and_then(Value::as_str)
+                            .unwrap_or("");
+                        image_block(url)
+                    }
+                    // Already Anthropic blocks (documents, images, ...): pass them on.
+                    _ => part.clone(),
+                };
+                if let (Some(cache), Some(b)) = (part.get("cache_control"), block.as_object_mut()) {
+                    b.insert("cache_control".into(), cache.clone());
+                }
+                out.push(block);
+            }
+            Ok(out)
+        }
+        _ => Err(
+            TranslateError::new("message content must be a string or a list of parts")
+                .with_param(format!("{param}.content")),
+        ),
+    }
+}
+
+fn image_block(url: &str) -> Value {
+    match parse_data_url(url) {
+        Some((media_type, data)) => json!({
+            "type": "image",
+            "source": {"type": "base64", "media_type": media_type, "data": data},
+        }),
+        None => json!({"type": "image", "source": {"type": "url", "url": url}}),
+    }
+}
+
+fn convert_tools(tools: Value) -> Result<Value, TranslateError> {
+    let Value::Array(tools) = tools else {
+        return Err(TranslateError::new("`tools` must be a list").with_param("tools"));
+    };
+    let mut out = Vec::with_capacity(tools.len());
+    for tool in tools {
+        let Some(function) = tool.get("function") else {
+            // An Anthropic tool already (server tools such as web search): as it is.
+            out.push(tool);
+            continue;
+        };
+        let mut t = Map::new();
+        t.insert(
+            "name".into(),
+            function.get("name").cloned().unwrap_or(Value::Null),
+        );
+        if let Some(d) = function.get("description") {
+            t.insert("description".into(), d.clone());
+        }
+        t.insert(
+            "input_schema".into(),
+            function
+                .get("parameters")
+                .cloned()
+                .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+        );
+        if let Some(cache) = tool.get("cache_control") {
+            t.insert("cache_control".into(), cache.clone());
+        }
+        out.push(Value::Object(t));
+    }
+    Ok(Value::Array(out))
+}
+
+fn convert_tool_choice(choice: &Value) -> Result<Option<Value>, TranslateError> {
+    Ok(Some(match choice {
+        Value::Null => return Ok(None),
+        Value::String(s) => match s.as_str() {
+            "auto" => json!({"type": "auto"}),
+            "required" | "any" => json!({"type": "any"}),
+            "none" => json!({"type": "none"}),
+            other => {
+                return Err(TranslateError::new(format!(
+                    "tool_choice `{other}` is not one of auto, required, none"
+                ))
+                .with_param("tool_choice"));
+            }
+        },
+        Value::Object(o) => {
+            match o
+                .get("function")
+                .and_then(|f| f.get("name"))
+                .and_then(Value::as_str)
+            {
+                Some(name) => json!({"type": "tool", "name": name}),
+                None => Value::Object(o.clone()),
+            }
+        }
+        _ => {
+            return Err(
+                TranslateError::new("tool_choice must be a string or an object")
+                    .with_param("tool_choice"),
+            );
+        }
+    }))
+}
+
+/// Anthropic `stop_reason` -> OpenAI `finish_reason`.
+pub fn finish_reason(stop_reason: &str) -> &'static str {
+    match stop_reason {
+        "max_tokens" | "model_context_window_exceeded" => "length",
+        "tool_use" => "tool_calls",
+        "refusal" => "content_filter",
+        _ => "stop",
+    }
+}
+
+/// Anthropic `usage` -> OpenAI usage. Prompt tokens include the cache reads and writes (as
+/// LiteLLM reports them); `cached_tokens` are the reads, `cache_creation_input_tokens` the
+/// writes.
+pub fn usage_of(u: &Value) -> Usage {
+    let input = u64_at(u, "input_tokens");
+    let read = u64_at(u, "cache_read_input_tokens");
+    let created = u64_at(u, "cache_creation_input_tokens");
+    usage(
+        input + read + created,
+        u64_at(u, "output_tokens"),
+        Some(read),
+        Some(created),
+    )
+}
+
+/// A Messages API response -> a `chat.completion`, and its usage.
+pub fn response(body: &[u8]) -> Result<(Value, Usage), TranslateError> {
+    let message: Value = serde_json::from_slice(body)
+        .map_err(|e| TranslateError::new(format!("the response is not JSON ({e})")))?;
+    if !message.is_object() {
+        return Err(TranslateError::new("the response is not a JSON object"));
+    }
+    let mut text = String::new();
+    let mut reasoning = String::new();
+    let mut thinking_blocks = Vec::new();
+    let mut tool_calls = Vec::new();
+    for block in message
+        .get("content")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        match block.get("type").and_then(Value::as_str) {
+            Some("text") => text.push_str(block.get("text").and_then(Value::as_str).unwrap_or("")),
+            Some("thinking") => {
+                reasoning.push_str(block.get("thinking").and_then(Value::as_str).unwrap_or(""));
+                thinking_blocks.push(block.clone());
+            }
+            Some("tool_use") => tool_calls.push(json!({
+                "id": block.get("id").cloned().unwrap_or(Value::Null),
+                "type": "function",
+                "function": {
+                    "name": block.get("name").cloned().unwrap_or(Value::Null),
+                    "arguments": block.get("input").map_or_else(|| "{}".to_string(), Value::to_string),
+                },
+            })),
+            _ => {}
+        }
+    }
+    let mut msg = json!({"role": "assistant", "content": if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { json!(text) }});
+    if !tool_calls.is_empty() {
+        msg["tool_calls"] = Value::Array(tool_calls);
+    }
+    if !reasoning.is_empty() {
+        msg["reasoning_content"] = json!(reasoning);
+        msg["thinking_blocks"] = Value::Array(thinking_blocks);
+    }
+    let usage = usage_of(message.get("usage").unwrap_or(&Value::Null));
+    let finish = finish_reason(
+        message
+            .get("stop_reason")
+            .and_then(Value::as_str)
+            .unwrap_or("end_turn"),
+    );
+    let out = json!({
+        "id": message.get("id").cloned().unwrap_or(Value::Null),
+        "object": "chat.completion",
+        "created": now(),
+        "model": message.get("model").cloned().unwrap_or(Value::Null),
+        "system_fingerprint": null,
+        "choices": [{"index": 0, "message": msg, "logprobs": null, "finish_reason": finish}],
+        "usage": usage_json(&usage),
+    });
+    Ok((out, usage))
+}
+
+#[cfg(test)]
+#[path = "anthropic_tests.rs"]
+mod tests;
