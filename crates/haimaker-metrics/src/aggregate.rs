@@ -3,9 +3,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::histogram::{Histogram, LATENCY_BUCKETS, OVERHEAD_BUCKETS};
-use crate::labels::{DeploymentLabels, KeyLabels, ModelLabels, ProxyLabels};
+use crate::labels::{DeploymentLabels, KeyLabels, ModelLabels};
 use crate::recorder::{
-    Delta, DeploymentCounts, ModelCounts, Remaining, RemainingLabels, WorkerGauges,
+    Delta, DeploymentCounts, ModelCounts, RemainingLabels, Totals, WorkerGauges,
 };
 use crate::text::{Labels, Text};
 
@@ -31,40 +31,17 @@ pub struct PodGauges {
 /// Everything every worker of the pod ever reported.
 #[derive(Debug, Default)]
 pub struct Aggregate {
-    proxy: HashMap<ProxyLabels, (u64, Histogram)>,
-    model: HashMap<ModelLabels, ModelCounts>,
-    deployment: HashMap<DeploymentLabels, DeploymentCounts>,
-    added_latency: Histogram,
-    key_budget: HashMap<KeyLabels, f64>,
-    team_budget: HashMap<(String, String), f64>,
-    upstream_remaining: HashMap<RemainingLabels, Remaining>,
+    totals: Totals,
     /// Latest gauges per worker process (by its id); dropped when it exits.
     gauges: HashMap<u64, WorkerGauges>,
 }
 
 impl Aggregate {
     /// Adds a worker's delta; `worker` identifies the process for its gauges.
-    pub fn apply(&mut self, worker: u64, delta: Delta) {
-        for (labels, n, hist) in delta.proxy {
-            let entry = self.proxy.entry(labels).or_default();
-            entry.0 += n;
-            entry.1.merge(&hist);
-        }
-        for (labels, counts) in delta.model {
-            self.model.entry(labels).or_default().merge(&counts);
-        }
-        for (labels, counts) in delta.deployment {
-            self.deployment.entry(labels).or_default().merge(&counts);
-        }
-        self.added_latency.merge(&delta.added_latency);
-        self.key_budget.extend(delta.key_budget);
-        self.team_budget.extend(delta.team_budget);
-        for (labels, remaining) in delta.upstream_remaining {
-            let entry = self.upstream_remaining.entry(labels).or_default();
-            entry.requests = remaining.requests.or(entry.requests);
-            entry.tokens = remaining.tokens.or(entry.tokens);
-        }
-        self.gauges.insert(worker, delta.gauges);
+    pub fn apply(&mut self, worker: u64, mut delta: Delta) {
+        self.gauges
+            .insert(worker, std::mem::take(&mut delta.gauges));
+        self.totals.add(delta);
     }
 
     /// A worker process is gone: its gauges no longer describe anything.
@@ -79,14 +56,14 @@ impl Aggregate {
         self.render_models(&mut t);
         self.render_deployments(&mut t);
         self.render_budgets(&mut t);
-        render_pod(&mut t, pod, &self.gauges, &self.added_latency);
+        render_pod(&mut t, pod, &self.gauges, &self.totals.added_latency);
         t.out
     }
 
     fn render_proxy(&self, t: &mut Text) {
         let mut total: BTreeMap<Vec<(&str, String)>, f64> = BTreeMap::new();
         let mut failed: BTreeMap<Vec<(&str, String)>, f64> = BTreeMap::new();
-        for (labels, (n, _)) in &self.proxy {
+        for (labels, (n, _)) in &self.totals.proxy {
             let mut base = key_labels(&labels.key);
             base.push(("requested_model", labels.requested_model.clone()));
             let mut with_status = base.clone();
@@ -111,7 +88,7 @@ impl Aggregate {
     }
 
     fn render_models(&self, t: &mut Text) {
-        let mut models: Vec<(&ModelLabels, &ModelCounts)> = self.model.iter().collect();
+        let mut models: Vec<(&ModelLabels, &ModelCounts)> = self.totals.model.iter().collect();
         models.sort_by(|a, b| a.0.cmp(b.0));
         let labels: Vec<Labels<'_>> = models.iter().map(|(l, _)| model_labels(l)).collect();
         let sum = |f: &dyn Fn(&ModelCounts) -> f64| -> Vec<(Labels<'_>, f64)> {
@@ -175,7 +152,7 @@ impl Aggregate {
 
     fn render_deployments(&self, t: &mut Text) {
         let mut deployments: Vec<(&DeploymentLabels, &DeploymentCounts)> =
-            self.deployment.iter().collect();
+            self.totals.deployment.iter().collect();
         deployments.sort_by(|a, b| a.0.cmp(b.0));
         let mut successes = Vec::new();
         let mut failures = Vec::new();
@@ -231,6 +208,7 @@ impl Aggregate {
 
     fn render_budgets(&self, t: &mut Text) {
         let mut keys: Vec<_> = self
+            .totals
             .key_budget
             .iter()
             .map(|(k, left)| {
@@ -250,6 +228,7 @@ impl Aggregate {
             &keys,
         );
         let mut teams: Vec<_> = self
+            .totals
             .team_budget
             .iter()
             .map(|((team, alias), left)| {
@@ -265,7 +244,7 @@ impl Aggregate {
             "Remaining budget for a team",
             &teams,
         );
-        let mut remaining: Vec<_> = self.upstream_remaining.iter().collect();
+        let mut remaining: Vec<_> = self.totals.upstream_remaining.iter().collect();
         remaining.sort_by(|a, b| a.0.cmp(b.0));
         let labels = |r: &RemainingLabels| {
             let mut l = vec![("model_group", r.model_group.clone())];
@@ -399,6 +378,7 @@ fn deployment_labels(d: &DeploymentLabels) -> Vec<(&'static str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::labels::ProxyLabels;
     use crate::recorder::{ModelSample, Recorder};
 
     #[test]
@@ -456,6 +436,7 @@ mod tests {
 mod remaining_tests {
     use super::*;
     use crate::recorder::Recorder;
+    use crate::recorder::Remaining;
 
     #[test]
     fn upstream_remaining_limits_render_as_gauges() {

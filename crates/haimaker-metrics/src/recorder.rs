@@ -128,20 +128,43 @@ impl Delta {
     }
 }
 
+/// Counts by label set: a worker's since its last delta, or the pod's since it started.
 #[derive(Debug, Default)]
-struct Inner {
-    proxy: HashMap<ProxyLabels, (u64, Histogram)>,
-    model: HashMap<ModelLabels, ModelCounts>,
-    deployment: HashMap<DeploymentLabels, DeploymentCounts>,
-    added_latency: Histogram,
-    key_budget: HashMap<KeyLabels, f64>,
-    team_budget: HashMap<(String, String), f64>,
-    upstream_remaining: HashMap<RemainingLabels, Remaining>,
-    gauges: WorkerGauges,
+pub(crate) struct Totals {
+    pub(crate) proxy: HashMap<ProxyLabels, (u64, Histogram)>,
+    pub(crate) model: HashMap<ModelLabels, ModelCounts>,
+    pub(crate) deployment: HashMap<DeploymentLabels, DeploymentCounts>,
+    pub(crate) added_latency: Histogram,
+    pub(crate) key_budget: HashMap<KeyLabels, f64>,
+    pub(crate) team_budget: HashMap<(String, String), f64>,
+    pub(crate) upstream_remaining: HashMap<RemainingLabels, Remaining>,
 }
 
-impl Inner {
-    fn into_delta(self) -> Delta {
+impl Totals {
+    /// Adds a worker's delta (its gauges are the caller's business).
+    pub(crate) fn add(&mut self, delta: Delta) {
+        for (labels, n, hist) in delta.proxy {
+            let entry = self.proxy.entry(labels).or_default();
+            entry.0 += n;
+            entry.1.merge(&hist);
+        }
+        for (labels, counts) in delta.model {
+            self.model.entry(labels).or_default().merge(&counts);
+        }
+        for (labels, counts) in delta.deployment {
+            self.deployment.entry(labels).or_default().merge(&counts);
+        }
+        self.added_latency.merge(&delta.added_latency);
+        self.key_budget.extend(delta.key_budget);
+        self.team_budget.extend(delta.team_budget);
+        for (labels, remaining) in delta.upstream_remaining {
+            let entry = self.upstream_remaining.entry(labels).or_default();
+            entry.requests = remaining.requests.or(entry.requests);
+            entry.tokens = remaining.tokens.or(entry.tokens);
+        }
+    }
+
+    fn into_delta(self, gauges: WorkerGauges) -> Delta {
         Delta {
             proxy: self
                 .proxy
@@ -154,7 +177,7 @@ impl Inner {
             key_budget: self.key_budget.into_iter().collect(),
             team_budget: self.team_budget.into_iter().collect(),
             upstream_remaining: self.upstream_remaining.into_iter().collect(),
-            gauges: self.gauges,
+            gauges,
         }
     }
 }
@@ -162,11 +185,11 @@ impl Inner {
 /// A worker's metrics since its last [`Recorder::take`].
 #[derive(Debug, Default)]
 pub struct Recorder {
-    inner: Mutex<Inner>,
+    inner: Mutex<Totals>,
 }
 
 impl Recorder {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Totals> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -245,9 +268,8 @@ impl Recorder {
 
     /// Takes what was recorded since the last call, with `gauges` as they are now.
     pub fn take(&self, gauges: WorkerGauges) -> Delta {
-        let mut inner = std::mem::take(&mut *self.lock());
-        inner.gauges = gauges;
-        inner.into_delta()
+        let totals = std::mem::take(&mut *self.lock());
+        totals.into_delta(gauges)
     }
 }
 
