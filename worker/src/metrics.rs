@@ -228,15 +228,20 @@ pub fn upstream_remaining(
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|v| v.is_finite())
     };
+    let remaining = haimaker_metrics::Remaining {
+        requests: number("x-ratelimit-remaining-requests"),
+        tokens: number("x-ratelimit-remaining-tokens"),
+    };
+    // Most upstreams (and every mock) send neither: no labels to build then.
+    if remaining.requests.is_none() && remaining.tokens.is_none() {
+        return;
+    }
     metrics.recorder.upstream_remaining(
         haimaker_metrics::RemainingLabels {
             model_group: model_group.to_string(),
             deployment: deployment.clone(),
         },
-        haimaker_metrics::Remaining {
-            requests: number("x-ratelimit-remaining-requests"),
-            tokens: number("x-ratelimit-remaining-tokens"),
-        },
+        remaining,
     );
 }
 
