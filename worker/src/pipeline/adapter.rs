@@ -3,13 +3,15 @@
 //!
 //! OpenAI-compatible deployments called with an OpenAI request take the [`Codec::Native`]
 //! path: the body is forwarded as today and the answer relayed byte for byte. Everything else
-//! (Azure's URLs and `api-key`, Anthropic's Messages API, `POST /v1/messages` for OpenAI-wire
-//! deployments) is translated with the pure functions of `haimaker-providers`.
+//! (Azure's URLs and `api-key`, Anthropic's Messages API, Gemini's `generateContent`,
+//! `POST /v1/messages` for every other deployment) is translated with the pure functions of
+//! `haimaker-providers`.
 
 use bytes::Bytes;
 use haimaker_openai::Usage;
 use haimaker_providers::{
-    StreamTranslator, TranslateError, anthropic, anthropic_stream, azure, messages, messages_stream,
+    Chain, StreamTranslator, TranslateError, anthropic, anthropic_stream, azure, gemini,
+    gemini_stream, messages, messages_stream,
 };
 use haimaker_router::{Deployment, ErrorClass, Target, Wire};
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -31,6 +33,10 @@ pub enum Codec {
     AnthropicPassthrough,
     /// OpenAI-wire upstream (OpenAI, Azure, ...), `/v1/messages` client.
     OpenAiForMessages,
+    /// Gemini upstream, OpenAI chat client.
+    GeminiForChat,
+    /// Gemini upstream, `/v1/messages` client (Anthropic -> OpenAI -> Gemini and back).
+    GeminiForMessages,
 }
 
 /// The upstream request of one attempt.
@@ -56,7 +62,7 @@ pub fn prepare(
             StatusCode::NOT_IMPLEMENTED,
             "invalid_request_error",
             format!(
-                "haimaker does not support provider `{}` yet (deployment {} of model group `{}`); OpenAI-compatible providers, azure and anthropic are supported",
+                "haimaker does not support provider `{}` yet (deployment {} of model group `{}`); OpenAI-compatible providers, azure, anthropic, gemini and bedrock are supported",
                 provider.name, deployment.id, deployment.model_name
             ),
         )
@@ -84,15 +90,20 @@ pub fn prepare(
             )
         }
         Wire::Anthropic => {
-            if matches!(call, CallType::Completion | CallType::Embedding) {
-                return Err(ProxyError::bad_request(format!(
-                    "litellm.BadRequestError: anthropic does not support {} (model group `{}`)",
-                    call.route_name(),
-                    deployment.model_name
-                ))
-                .with_class(ErrorClass::BadRequest));
-            }
+            refuse_non_chat(call, "anthropic", deployment)?;
             (anthropic::url(api_base), anthropic_headers(request, target))
+        }
+        Wire::Gemini => {
+            refuse_non_chat(call, "gemini", deployment)?;
+            (
+                gemini::url(api_base, model, request.stream),
+                target
+                    .api_key
+                    .as_ref()
+                    .and_then(|k| header("x-goog-api-key", k.expose()))
+                    .into_iter()
+                    .collect(),
+            )
         }
         _ => (
             format!("{api_base}{}", call.upstream_path()),
@@ -100,6 +111,7 @@ pub fn prepare(
         ),
     };
     headers.retain(|(_, v)| !v.is_empty());
+    let drop_params = deployment.drop_params || request.drop_params;
     let (body, codec) = match (provider.wire, call) {
         (Wire::Anthropic, CallType::Messages) => {
             let mut body = request.body.clone();
@@ -107,20 +119,27 @@ pub fn prepare(
             (body.to_vec(), Codec::AnthropicPassthrough)
         }
         (Wire::Anthropic, _) => {
-            let translated = anthropic::request(
-                openai_map(request, deployment)?,
-                model,
-                deployment.drop_params,
-            )
-            .map_err(bad_request)?;
+            let translated =
+                anthropic::request(openai_map(request, deployment)?, model, drop_params)
+                    .map_err(bad_request)?;
             (to_vec(&translated)?, Codec::AnthropicForChat)
         }
+        (Wire::Gemini, CallType::Messages) => {
+            let translated = gemini::request(
+                messages_as_chat(request, deployment, model)?,
+                model,
+                drop_params,
+            )
+            .map_err(bad_request)?;
+            (to_vec(&translated)?, Codec::GeminiForMessages)
+        }
+        (Wire::Gemini, _) => {
+            let translated = gemini::request(openai_map(request, deployment)?, model, drop_params)
+                .map_err(bad_request)?;
+            (to_vec(&translated)?, Codec::GeminiForChat)
+        }
         (_, CallType::Messages) => {
-            let mut translated =
-                messages::request(json_map(&request.body.to_vec())?, model).map_err(bad_request)?;
-            if let Some(body) = translated.as_object_mut() {
-                add_defaults(body, deployment);
-            }
+            let translated = Value::Object(messages_as_chat(request, deployment, model)?);
             (to_vec(&translated)?, Codec::OpenAiForMessages)
         }
         _ => (
@@ -140,7 +159,7 @@ pub fn prepare(
 impl Codec {
     /// A successful buffered answer in the client's format, and its usage. `Err` when the
     /// upstream's body cannot be read as its format says.
-    pub fn json(self, body: Bytes) -> Result<(Bytes, Option<Usage>), String> {
+    pub fn json(self, body: Bytes, model: &str) -> Result<(Bytes, Option<Usage>), String> {
         match self {
             Self::Native => match haimaker_openai::response_usage(&body) {
                 Ok(parsed) => Ok((body, parsed.usage)),
@@ -168,6 +187,15 @@ impl Codec {
                 let message = messages::response(&completion);
                 Ok((Bytes::from(message.to_string()), usage))
             }
+            Self::GeminiForChat => {
+                let (completion, usage) = gemini::response(&body, model).map_err(|e| e.message)?;
+                Ok((Bytes::from(completion.to_string()), Some(usage)))
+            }
+            Self::GeminiForMessages => {
+                let (completion, usage) = gemini::response(&body, model).map_err(|e| e.message)?;
+                let message = messages::response(&completion);
+                Ok((Bytes::from(message.to_string()), Some(usage)))
+            }
         }
     }
 
@@ -178,9 +206,49 @@ impl Codec {
             Self::AnthropicForChat => Box::new(anthropic_stream::AnthropicToOpenAi::new()),
             Self::AnthropicPassthrough => Box::new(messages_stream::AnthropicPassthrough::new()),
             Self::OpenAiForMessages => Box::new(messages_stream::OpenAiToAnthropic::new(model)),
+            Self::GeminiForChat => Box::new(gemini_stream::GeminiToOpenAi::new(model)),
+            Self::GeminiForMessages => Box::new(Chain::new(
+                gemini_stream::GeminiToOpenAi::new(model),
+                messages_stream::OpenAiToAnthropic::new(model),
+            )),
         };
         Some(Translate(translator))
     }
+}
+
+/// Providers that only chat: `/completions` and `/embeddings` are a 400.
+fn refuse_non_chat(
+    call: CallType,
+    provider: &str,
+    deployment: &Deployment,
+) -> Result<(), ProxyError> {
+    if matches!(call, CallType::Completion | CallType::Embedding) {
+        return Err(ProxyError::bad_request(format!(
+            "litellm.BadRequestError: {provider} does not support {} (model group `{}`)",
+            call.route_name(),
+            deployment.model_name
+        ))
+        .with_class(ErrorClass::BadRequest));
+    }
+    Ok(())
+}
+
+/// A `/v1/messages` request as an OpenAI chat request for `model`, with the deployment's
+/// default parameters.
+fn messages_as_chat(
+    request: &LlmRequest,
+    deployment: &Deployment,
+    model: &str,
+) -> Result<Map<String, Value>, ProxyError> {
+    let translated =
+        messages::request(json_map(&request.body.to_vec())?, model).map_err(bad_request)?;
+    let Value::Object(mut body) = translated else {
+        return Err(ProxyError::internal(
+            "the translated request is not an object",
+        ));
+    };
+    add_defaults(&mut body, deployment);
+    Ok(body)
 }
 
 fn header(name: &'static str, value: &str) -> Option<(HeaderName, HeaderValue)> {
