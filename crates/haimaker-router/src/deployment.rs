@@ -186,6 +186,13 @@ impl Deployment {
     fn resolve_target(&self, requested: &str, prices: &PriceMap) -> Target {
         let model = self.call_model(requested);
         let (provider, provider_model) = split_model(&model, self.custom_llm_provider.as_deref());
+        // `bedrock/converse/<id>` is LiteLLM's explicit route to the Converse API: the same call.
+        let provider_model = match provider.wire {
+            Wire::Bedrock => provider_model
+                .strip_prefix("converse/")
+                .unwrap_or(provider_model),
+            _ => provider_model,
+        };
         let api_base = self
             .api_base
             .clone()

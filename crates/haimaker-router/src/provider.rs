@@ -190,7 +190,16 @@ static PROVIDERS: &[Provider] = &[
         key_env: &["GEMINI_API_KEY", "GOOGLE_API_KEY"],
     },
     unsupported("vertex_ai"),
-    unsupported("bedrock"),
+    // The endpoint comes from the region (`https://bedrock-runtime.<region>.amazonaws.com`)
+    // unless `api_base` / `aws_bedrock_runtime_endpoint` says; `api_key` (or
+    // `AWS_BEARER_TOKEN_BEDROCK`) is a Bedrock API key, used instead of SigV4.
+    Provider {
+        name: "bedrock",
+        wire: Wire::Bedrock,
+        default_api_base: None,
+        base_env: &["AWS_BEDROCK_RUNTIME_ENDPOINT"],
+        key_env: &["AWS_BEARER_TOKEN_BEDROCK"],
+    },
     unsupported("cohere"),
     unsupported("ollama"),
     unsupported("sagemaker"),
@@ -273,6 +282,11 @@ mod tests {
         );
         let (p, m) = split_model("gemini/gemini-2.0-flash", None);
         assert_eq!((p.wire, m), (Wire::Gemini, "gemini-2.0-flash"));
+        let (p, m) = split_model("bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0", None);
+        assert_eq!(
+            (p.wire, m),
+            (Wire::Bedrock, "anthropic.claude-3-5-sonnet-20240620-v1:0")
+        );
         let (p, _) = split_model("cohere/command-r", None);
         assert_eq!(p.wire, Wire::Unsupported);
     }

@@ -3,15 +3,15 @@
 //!
 //! OpenAI-compatible deployments called with an OpenAI request take the [`Codec::Native`]
 //! path: the body is forwarded as today and the answer relayed byte for byte. Everything else
-//! (Azure's URLs and `api-key`, Anthropic's Messages API, Gemini's `generateContent`,
-//! `POST /v1/messages` for every other deployment) is translated with the pure functions of
+//! (Azure's URLs and `api-key`, Anthropic's Messages API, Gemini's `generateContent`, Bedrock's
+//! SigV4-signed Converse, `POST /v1/messages` for every other deployment) is translated with the pure functions of
 //! `haimaker-providers`.
 
 use bytes::Bytes;
 use haimaker_openai::Usage;
 use haimaker_providers::{
-    Chain, StreamTranslator, TranslateError, anthropic, anthropic_stream, azure, gemini,
-    gemini_stream, messages, messages_stream,
+    Chain, StreamTranslator, TranslateError, anthropic, anthropic_stream, azure, bedrock,
+    bedrock_stream, gemini, gemini_stream, messages, messages_stream, sigv4,
 };
 use haimaker_router::{Deployment, ErrorClass, Target, Wire};
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -37,6 +37,10 @@ pub enum Codec {
     GeminiForChat,
     /// Gemini upstream, `/v1/messages` client (Anthropic -> OpenAI -> Gemini and back).
     GeminiForMessages,
+    /// Bedrock Converse upstream, OpenAI chat client.
+    BedrockForChat,
+    /// Bedrock Converse upstream, `/v1/messages` client.
+    BedrockForMessages,
 }
 
 /// The upstream request of one attempt.
@@ -68,7 +72,9 @@ pub fn prepare(
         )
         .with_class(ErrorClass::BadRequest));
     }
-    let Some(api_base) = target.api_base.as_deref() else {
+    let bedrock_endpoint =
+        (provider.wire == Wire::Bedrock).then(|| bedrock_endpoint(deployment, target));
+    let Some(api_base) = bedrock_endpoint.as_deref().or(target.api_base.as_deref()) else {
         return Err(ProxyError::internal(format!(
             "deployment {} of model group `{}` has no `api_base` and provider `{}` has no default: set litellm_params.api_base",
             deployment.id, deployment.model_name, provider.name
@@ -92,6 +98,22 @@ pub fn prepare(
         Wire::Anthropic => {
             refuse_non_chat(call, "anthropic", deployment)?;
             (anthropic::url(api_base), anthropic_headers(request, target))
+        }
+        Wire::Bedrock => {
+            refuse_non_chat(call, "bedrock", deployment)?;
+            if model.starts_with("invoke/") {
+                return Err(ProxyError::bad_request(format!(
+                    "haimaker calls Bedrock through the Converse API: use `bedrock/<model id>` or `bedrock/converse/<model id>` instead of `bedrock/{model}` (model group `{}`)",
+                    deployment.model_name
+                ))
+                .with_class(ErrorClass::BadRequest));
+            }
+            // A Bedrock API key is a bearer token; without one the request is SigV4-signed
+            // below, once its body is known.
+            (
+                bedrock::url(api_base, model, request.stream),
+                bearer(target.api_key.as_ref().map(|k| k.expose())),
+            )
         }
         Wire::Gemini => {
             refuse_non_chat(call, "gemini", deployment)?;
@@ -124,6 +146,20 @@ pub fn prepare(
                     .map_err(bad_request)?;
             (to_vec(&translated)?, Codec::AnthropicForChat)
         }
+        (Wire::Bedrock, CallType::Messages) => {
+            let translated = bedrock::request(
+                messages_as_chat(request, deployment, model)?,
+                model,
+                drop_params,
+            )
+            .map_err(bad_request)?;
+            (to_vec(&translated)?, Codec::BedrockForMessages)
+        }
+        (Wire::Bedrock, _) => {
+            let translated = bedrock::request(openai_map(request, deployment)?, model, drop_params)
+                .map_err(bad_request)?;
+            (to_vec(&translated)?, Codec::BedrockForChat)
+        }
         (Wire::Gemini, CallType::Messages) => {
             let translated = gemini::request(
                 messages_as_chat(request, deployment, model)?,
@@ -147,6 +183,9 @@ pub fn prepare(
             Codec::Native,
         ),
     };
+    if provider.wire == Wire::Bedrock && target.api_key.is_none() {
+        headers.extend(aws_signature(deployment, &url, &body)?);
+    }
     Ok(Outbound {
         url,
         headers,
@@ -196,6 +235,15 @@ impl Codec {
                 let message = messages::response(&completion);
                 Ok((Bytes::from(message.to_string()), Some(usage)))
             }
+            Self::BedrockForChat => {
+                let (completion, usage) = bedrock::response(&body, model).map_err(|e| e.message)?;
+                Ok((Bytes::from(completion.to_string()), Some(usage)))
+            }
+            Self::BedrockForMessages => {
+                let (completion, usage) = bedrock::response(&body, model).map_err(|e| e.message)?;
+                let message = messages::response(&completion);
+                Ok((Bytes::from(message.to_string()), Some(usage)))
+            }
         }
     }
 
@@ -211,9 +259,86 @@ impl Codec {
                 gemini_stream::GeminiToOpenAi::new(model),
                 messages_stream::OpenAiToAnthropic::new(model),
             )),
+            Self::BedrockForChat => Box::new(bedrock_stream::BedrockToOpenAi::new(model)),
+            Self::BedrockForMessages => Box::new(Chain::new(
+                bedrock_stream::BedrockToOpenAi::new(model),
+                messages_stream::OpenAiToAnthropic::new(model),
+            )),
         };
         Some(Translate(translator))
     }
+}
+
+/// The Bedrock runtime endpoint: `api_base`, else `aws_bedrock_runtime_endpoint`, else
+/// `AWS_BEDROCK_RUNTIME_ENDPOINT`, else `https://bedrock-runtime.<region>.amazonaws.com` (the
+/// order of LiteLLM's `get_runtime_endpoint`).
+fn bedrock_endpoint(deployment: &Deployment, target: &Target) -> String {
+    let explicit = deployment
+        .config
+        .litellm_params
+        .api_base
+        .as_ref()
+        .and(target.api_base.clone());
+    explicit
+        .or_else(|| deployment.aws.bedrock_runtime_endpoint.clone())
+        .or_else(|| target.api_base.clone())
+        .unwrap_or_else(|| {
+            bedrock::default_endpoint(
+                deployment
+                    .aws
+                    .region_name
+                    .as_deref()
+                    .unwrap_or(bedrock::DEFAULT_REGION),
+            )
+        })
+}
+
+/// SigV4 headers for a Bedrock request (`authorization`, `x-amz-date`, and
+/// `x-amz-security-token` with temporary credentials).
+fn aws_signature(
+    deployment: &Deployment,
+    url: &str,
+    body: &[u8],
+) -> Result<Vec<(HeaderName, HeaderValue)>, ProxyError> {
+    let aws = &deployment.aws;
+    let (Some(key_id), Some(secret)) = (&aws.access_key_id, &aws.secret_access_key) else {
+        return Err(ProxyError::new(
+            StatusCode::UNAUTHORIZED,
+            "auth_error",
+            format!(
+                "litellm.AuthenticationError: BedrockException - no AWS credentials for deployment {} of model group `{}`: set aws_access_key_id and aws_secret_access_key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or api_key for a Bedrock API key",
+                deployment.id, deployment.model_name
+            ),
+        )
+        .with_class(ErrorClass::Authentication));
+    };
+    let credentials = sigv4::AwsCredentials {
+        access_key_id: key_id.expose(),
+        secret_access_key: secret.expose(),
+        session_token: aws.session_token.as_ref().map(|t| t.expose()),
+    };
+    let region = aws
+        .region_name
+        .as_deref()
+        .unwrap_or(bedrock::DEFAULT_REGION);
+    let signed = sigv4::sign_request(
+        url,
+        &[("content-type", "application/json")],
+        body,
+        credentials,
+        region,
+        bedrock::SIGNING_SERVICE,
+        std::time::SystemTime::now(),
+    )
+    .map_err(|e| ProxyError::internal(format!("could not sign the Bedrock request: {e}")))?;
+    signed
+        .into_iter()
+        .map(|(name, value)| {
+            HeaderValue::from_str(&value)
+                .map(|v| (HeaderName::from_static(name), v))
+                .map_err(|e| ProxyError::internal(format!("invalid signature header: {e}")))
+        })
+        .collect()
 }
 
 /// Providers that only chat: `/completions` and `/embeddings` are a 400.
