@@ -92,6 +92,13 @@ fn litellm_params(params: Map<String, Json>) -> LitellmParams {
         api_key: o.secret("api_key"),
         api_version: o.str("api_version"),
         azure_ad_token: o.secret("azure_ad_token"),
+        aws: AwsParams {
+            access_key_id: o.secret("aws_access_key_id"),
+            secret_access_key: o.secret("aws_secret_access_key"),
+            session_token: o.secret("aws_session_token"),
+            region_name: o.str("aws_region_name"),
+            bedrock_runtime_endpoint: o.str("aws_bedrock_runtime_endpoint"),
+        },
         drop_params: o.flag("drop_params"),
         organization: o.str("organization"),
         timeout: o.secs("timeout"),

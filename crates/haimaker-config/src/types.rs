@@ -72,6 +72,8 @@ pub struct LitellmParams {
     pub api_version: Option<String>,
     /// Azure Entra ID token, sent as `Authorization: Bearer` when there is no `api_key`.
     pub azure_ad_token: Option<Secret>,
+    /// Bedrock: AWS credentials, region and endpoint (`aws_*`).
+    pub aws: AwsParams,
     /// Drop OpenAI parameters the provider does not support instead of failing.
     pub drop_params: bool,
     pub organization: Option<String>,
@@ -101,6 +103,18 @@ pub struct LitellmParams {
     /// Every param as written (resolved), with secret-bearing keys removed: what
     /// `/model/info` shows.
     pub public_params: Map<String, Value>,
+}
+
+/// The `aws_*` keys of a deployment (Bedrock), each else from the standard AWS environment
+/// variables (resolved by the router).
+#[derive(Debug, Clone, Default)]
+pub struct AwsParams {
+    pub access_key_id: Option<Secret>,
+    pub secret_access_key: Option<Secret>,
+    pub session_token: Option<Secret>,
+    pub region_name: Option<String>,
+    /// `aws_bedrock_runtime_endpoint`: replaces `https://bedrock-runtime.<region>.amazonaws.com`.
+    pub bedrock_runtime_endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -28,7 +28,7 @@ pub fn url(api_base: &str, deployment: &str, api_version: &str, path: &str) -> S
 }
 
 /// Percent-encodes what may not appear in a path segment or query value.
-fn encode_segment(s: &str) -> String {
+pub(crate) fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

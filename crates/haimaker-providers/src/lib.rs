@@ -7,6 +7,12 @@
 //! | [`azure`] | Azure OpenAI deployment URLs, `api-version`, auth header |
 //! | [`anthropic`] | OpenAI chat request -> Messages API request; Messages response -> `chat.completion` |
 //! | [`anthropic_stream`] | Messages SSE events -> `chat.completion.chunk` events, as they arrive |
+//! | [`gemini`] | OpenAI chat request -> `generateContent` request; `GenerateContentResponse` -> `chat.completion` |
+//! | [`gemini_stream`] | `streamGenerateContent?alt=sse` events -> `chat.completion.chunk` events |
+//! | [`bedrock`] | OpenAI chat request -> Bedrock Converse request; Converse response -> `chat.completion` |
+//! | [`bedrock_stream`] | ConverseStream messages -> `chat.completion.chunk` events |
+//! | [`eventstream`] | the AWS event-stream binary encoding, decoded incrementally |
+//! | [`sigv4`] | AWS SigV4 request signing (`aws-sigv4`) |
 //! | [`messages`] | the reverse, for `POST /v1/messages`: Anthropic request -> OpenAI chat request, `chat.completion` -> Anthropic message |
 //! | [`messages_stream`] | OpenAI chunks -> Anthropic SSE events; the usage observer for passed-through Anthropic streams |
 //! | [`errors`] | provider error bodies -> status, message, and the LiteLLM exception they mean |
@@ -18,10 +24,16 @@
 pub mod anthropic;
 pub mod anthropic_stream;
 pub mod azure;
+pub mod bedrock;
+pub mod bedrock_stream;
 pub mod errors;
+pub mod eventstream;
+pub mod gemini;
+pub mod gemini_stream;
 pub mod messages;
 pub mod messages_stream;
 pub mod params;
+pub mod sigv4;
 mod util;
 
 use bytes::Bytes;

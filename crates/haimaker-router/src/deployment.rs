@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use haimaker_config::{DeploymentConfig, Secret};
+use haimaker_config::{AwsParams, DeploymentConfig, Secret};
 use haimaker_pricing::{PriceMap, Prices, resolve_prices};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -34,6 +34,9 @@ pub struct Deployment {
     pub api_version: Option<String>,
     /// Azure Entra ID token (`azure_ad_token`, else `AZURE_AD_TOKEN`), used without `api_key`.
     pub azure_ad_token: Option<Secret>,
+    /// Bedrock: `aws_*` params, each else its standard AWS environment variable (empty for
+    /// other providers).
+    pub aws: AwsParams,
     /// `drop_params` of the deployment or of `litellm_settings`.
     pub drop_params: bool,
     pub organization: Option<String>,
@@ -122,6 +125,11 @@ impl Deployment {
                     .then(|| env("AZURE_AD_TOKEN").map(Secret::new))
                     .flatten()
             }),
+            aws: if provider.wire == Wire::Bedrock {
+                aws_params(&params.aws, env)
+            } else {
+                AwsParams::default()
+            },
             drop_params: drop_params || params.drop_params,
             organization: params.organization.clone(),
             extra_headers: params.extra_headers.clone(),
@@ -178,6 +186,13 @@ impl Deployment {
     fn resolve_target(&self, requested: &str, prices: &PriceMap) -> Target {
         let model = self.call_model(requested);
         let (provider, provider_model) = split_model(&model, self.custom_llm_provider.as_deref());
+        // `bedrock/converse/<id>` is LiteLLM's explicit route to the Converse API: the same call.
+        let provider_model = match provider.wire {
+            Wire::Bedrock => provider_model
+                .strip_prefix("converse/")
+                .unwrap_or(provider_model),
+            _ => provider_model,
+        };
         let api_base = self
             .api_base
             .clone()
@@ -196,6 +211,35 @@ impl Deployment {
     pub fn provider_supported(&self) -> bool {
         let (provider, _) = split_model(&self.litellm_model, self.custom_llm_provider.as_deref());
         provider.wire != Wire::Unsupported
+    }
+}
+
+/// The deployment's `aws_*` params, completed from the environment as boto3 and LiteLLM do:
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, and the region from
+/// `AWS_REGION_NAME`, `AWS_REGION`, `AWS_DEFAULT_REGION`. The key pair comes from one place:
+/// a deployment that sets its key id does not borrow the environment's secret.
+fn aws_params(aws: &AwsParams, env: &dyn Fn(&str) -> Option<String>) -> AwsParams {
+    let from_env = aws.access_key_id.is_none() && aws.secret_access_key.is_none();
+    let secret = |name: &str| env(name).filter(|v| !v.is_empty()).map(Secret::new);
+    AwsParams {
+        access_key_id: aws
+            .access_key_id
+            .clone()
+            .or_else(|| from_env.then(|| secret("AWS_ACCESS_KEY_ID")).flatten()),
+        secret_access_key: aws
+            .secret_access_key
+            .clone()
+            .or_else(|| from_env.then(|| secret("AWS_SECRET_ACCESS_KEY")).flatten()),
+        session_token: aws
+            .session_token
+            .clone()
+            .or_else(|| from_env.then(|| secret("AWS_SESSION_TOKEN")).flatten()),
+        region_name: aws.region_name.clone().or_else(|| {
+            ["AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"]
+                .iter()
+                .find_map(|name| env(name).filter(|v| !v.is_empty()))
+        }),
+        bedrock_runtime_endpoint: aws.bedrock_runtime_endpoint.clone(),
     }
 }
 

@@ -1,10 +1,10 @@
 //! The providers haimaker can call, keyed by the `<provider>/` prefix of `litellm_params.model`.
 //!
 //! Most providers here speak the OpenAI wire format, so only their default `api_base` and the
-//! environment variables LiteLLM reads for their key differ. Azure and Anthropic have their own
-//! [`Wire`] (the adapters live in `haimaker-providers`). Other providers with their own wire
-//! format (Gemini, Bedrock, ...) are recognised so that config loading can name them, and
-//! answer with a clear "not supported yet" error until their adapter lands.
+//! environment variables LiteLLM reads for their key differ. Azure, Anthropic, Gemini and Bedrock
+//! have their own [`Wire`] (the adapters live in `haimaker-providers`). Other providers with
+//! their own wire format (Vertex AI, Cohere, ...) are recognised so that config loading can
+//! name them, and answer with a clear "not supported yet" error until their adapter lands.
 
 /// How to talk to a provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,10 @@ pub enum Wire {
     Azure,
     /// The Messages API: requests, responses, streams and errors translated.
     Anthropic,
+    /// Google AI Studio's `generateContent` / `streamGenerateContent`, `x-goog-api-key`.
+    Gemini,
+    /// Bedrock's Converse / ConverseStream, SigV4-signed (or a Bedrock API key).
+    Bedrock,
     /// Known to LiteLLM, not implemented by haimaker yet.
     Unsupported,
 }
@@ -178,9 +182,24 @@ static PROVIDERS: &[Provider] = &[
         base_env: &["ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"],
         key_env: &["ANTHROPIC_API_KEY"],
     },
-    unsupported("gemini"),
+    Provider {
+        name: "gemini",
+        wire: Wire::Gemini,
+        default_api_base: Some("https://generativelanguage.googleapis.com/v1beta"),
+        base_env: &["GEMINI_API_BASE"],
+        key_env: &["GEMINI_API_KEY", "GOOGLE_API_KEY"],
+    },
     unsupported("vertex_ai"),
-    unsupported("bedrock"),
+    // The endpoint comes from the region (`https://bedrock-runtime.<region>.amazonaws.com`)
+    // unless `api_base` / `aws_bedrock_runtime_endpoint` says; `api_key` (or
+    // `AWS_BEARER_TOKEN_BEDROCK`) is a Bedrock API key, used instead of SigV4.
+    Provider {
+        name: "bedrock",
+        wire: Wire::Bedrock,
+        default_api_base: None,
+        base_env: &["AWS_BEDROCK_RUNTIME_ENDPOINT"],
+        key_env: &["AWS_BEARER_TOKEN_BEDROCK"],
+    },
     unsupported("cohere"),
     unsupported("ollama"),
     unsupported("sagemaker"),
@@ -260,6 +279,13 @@ mod tests {
         assert_eq!(
             (p.name, p.wire, m),
             ("anthropic", Wire::Anthropic, "claude-sonnet-4-5")
+        );
+        let (p, m) = split_model("gemini/gemini-2.0-flash", None);
+        assert_eq!((p.wire, m), (Wire::Gemini, "gemini-2.0-flash"));
+        let (p, m) = split_model("bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0", None);
+        assert_eq!(
+            (p.wire, m),
+            (Wire::Bedrock, "anthropic.claude-3-5-sonnet-20240620-v1:0")
         );
         let (p, _) = split_model("cohere/command-r", None);
         assert_eq!(p.wire, Wire::Unsupported);

@@ -14,6 +14,8 @@ mod logs;
 mod metrics;
 mod providers_anthropic;
 mod providers_azure;
+mod providers_bedrock;
+mod providers_gemini;
 mod providers_messages;
 mod proxy;
 mod routing;

@@ -37,6 +37,11 @@ pub enum Reply {
     Hangup,
     /// 200 with a body that is not JSON.
     Garbage,
+    /// 200 with a binary body sent chunk by chunk (Bedrock's `application/vnd.amazon.eventstream`).
+    Binary {
+        content_type: String,
+        chunks: Vec<Bytes>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -280,7 +285,8 @@ async fn handle(
         .map(|c| c.to_bytes())
         .unwrap_or_default();
     let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    // The model is in the body (OpenAI, Anthropic) or in the path (Azure's deployments).
+    // The model is in the body (OpenAI, Anthropic) or in the path (Azure's deployments,
+    // Gemini's `/models/<m>:generateContent`, Bedrock's `/model/<id>/converse`).
     let model = json
         .get("model")
         .and_then(Value::as_str)
@@ -332,6 +338,24 @@ async fn handle(
             Ok(response)
         }
         Reply::Hangup => Err(std::io::Error::other("mock hangs up")),
+        Reply::Binary {
+            content_type,
+            chunks,
+        } => {
+            let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(16);
+            tokio::spawn(async move {
+                for chunk in chunks {
+                    if tx.send(Ok(Frame::data(chunk))).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            let mut response = Response::new(ChannelBody(rx).boxed());
+            response
+                .headers_mut()
+                .insert("content-type", content_type.parse().unwrap());
+            Ok(response)
+        }
         Reply::Sse { steps, end } => {
             let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(16);
             tokio::spawn(async move {
@@ -382,10 +406,37 @@ async fn handle(
     }
 }
 
-/// `/openai/deployments/<d>/...` -> `d`.
+/// `/openai/deployments/<d>/...` -> `d`; `.../models/<m>:generateContent` -> `m`;
+/// `/model/<id>/converse` -> `id`, percent-decoded.
 fn path_model(path: &str) -> Option<String> {
-    let rest = path.split_once("/openai/deployments/")?.1;
-    Some(rest.split('/').next()?.to_string())
+    if let Some((_, rest)) = path.split_once("/openai/deployments/") {
+        return Some(rest.split('/').next()?.to_string());
+    }
+    if let Some((_, rest)) = path.rsplit_once("/models/") {
+        return Some(percent_decode(rest.split(':').next()?));
+    }
+    let rest = path.split_once("/model/")?.1;
+    Some(percent_decode(rest.split('/').next()?))
+}
+
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn default_reply(path: &str, model: &str, stream: bool) -> Reply {

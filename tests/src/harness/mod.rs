@@ -1,5 +1,6 @@
 //! Test harness: start the gateway, fake the upstream, talk HTTP, wait on conditions.
 
+pub mod aws;
 pub mod client;
 pub mod gateway;
 pub mod mock;

@@ -3,13 +3,15 @@
 //!
 //! OpenAI-compatible deployments called with an OpenAI request take the [`Codec::Native`]
 //! path: the body is forwarded as today and the answer relayed byte for byte. Everything else
-//! (Azure's URLs and `api-key`, Anthropic's Messages API, `POST /v1/messages` for OpenAI-wire
-//! deployments) is translated with the pure functions of `haimaker-providers`.
+//! (Azure's URLs and `api-key`, Anthropic's Messages API, Gemini's `generateContent`, Bedrock's
+//! SigV4-signed Converse, `POST /v1/messages` for every other deployment) is translated with the pure functions of
+//! `haimaker-providers`.
 
 use bytes::Bytes;
 use haimaker_openai::Usage;
 use haimaker_providers::{
-    StreamTranslator, TranslateError, anthropic, anthropic_stream, azure, messages, messages_stream,
+    Chain, StreamTranslator, TranslateError, anthropic, anthropic_stream, azure, bedrock,
+    bedrock_stream, gemini, gemini_stream, messages, messages_stream, sigv4,
 };
 use haimaker_router::{Deployment, ErrorClass, Target, Wire};
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -31,6 +33,14 @@ pub enum Codec {
     AnthropicPassthrough,
     /// OpenAI-wire upstream (OpenAI, Azure, ...), `/v1/messages` client.
     OpenAiForMessages,
+    /// Gemini upstream, OpenAI chat client.
+    GeminiForChat,
+    /// Gemini upstream, `/v1/messages` client (Anthropic -> OpenAI -> Gemini and back).
+    GeminiForMessages,
+    /// Bedrock Converse upstream, OpenAI chat client.
+    BedrockForChat,
+    /// Bedrock Converse upstream, `/v1/messages` client.
+    BedrockForMessages,
 }
 
 /// The upstream request of one attempt.
@@ -56,13 +66,15 @@ pub fn prepare(
             StatusCode::NOT_IMPLEMENTED,
             "invalid_request_error",
             format!(
-                "haimaker does not support provider `{}` yet (deployment {} of model group `{}`); OpenAI-compatible providers, azure and anthropic are supported",
+                "haimaker does not support provider `{}` yet (deployment {} of model group `{}`); OpenAI-compatible providers, azure, anthropic, gemini and bedrock are supported",
                 provider.name, deployment.id, deployment.model_name
             ),
         )
         .with_class(ErrorClass::BadRequest));
     }
-    let Some(api_base) = target.api_base.as_deref() else {
+    let bedrock_endpoint =
+        (provider.wire == Wire::Bedrock).then(|| bedrock_endpoint(deployment, target));
+    let Some(api_base) = bedrock_endpoint.as_deref().or(target.api_base.as_deref()) else {
         return Err(ProxyError::internal(format!(
             "deployment {} of model group `{}` has no `api_base` and provider `{}` has no default: set litellm_params.api_base",
             deployment.id, deployment.model_name, provider.name
@@ -84,15 +96,36 @@ pub fn prepare(
             )
         }
         Wire::Anthropic => {
-            if matches!(call, CallType::Completion | CallType::Embedding) {
+            refuse_non_chat(call, "anthropic", deployment)?;
+            (anthropic::url(api_base), anthropic_headers(request, target))
+        }
+        Wire::Bedrock => {
+            refuse_non_chat(call, "bedrock", deployment)?;
+            if model.starts_with("invoke/") {
                 return Err(ProxyError::bad_request(format!(
-                    "litellm.BadRequestError: anthropic does not support {} (model group `{}`)",
-                    call.route_name(),
+                    "haimaker calls Bedrock through the Converse API: use `bedrock/<model id>` or `bedrock/converse/<model id>` instead of `bedrock/{model}` (model group `{}`)",
                     deployment.model_name
                 ))
                 .with_class(ErrorClass::BadRequest));
             }
-            (anthropic::url(api_base), anthropic_headers(request, target))
+            // A Bedrock API key is a bearer token; without one the request is SigV4-signed
+            // below, once its body is known.
+            (
+                bedrock::url(api_base, model, request.stream),
+                bearer(target.api_key.as_ref().map(|k| k.expose())),
+            )
+        }
+        Wire::Gemini => {
+            refuse_non_chat(call, "gemini", deployment)?;
+            (
+                gemini::url(api_base, model, request.stream),
+                target
+                    .api_key
+                    .as_ref()
+                    .and_then(|k| header("x-goog-api-key", k.expose()))
+                    .into_iter()
+                    .collect(),
+            )
         }
         _ => (
             format!("{api_base}{}", call.upstream_path()),
@@ -100,6 +133,7 @@ pub fn prepare(
         ),
     };
     headers.retain(|(_, v)| !v.is_empty());
+    let drop_params = deployment.drop_params || request.drop_params;
     let (body, codec) = match (provider.wire, call) {
         (Wire::Anthropic, CallType::Messages) => {
             let mut body = request.body.clone();
@@ -107,20 +141,41 @@ pub fn prepare(
             (body.to_vec(), Codec::AnthropicPassthrough)
         }
         (Wire::Anthropic, _) => {
-            let translated = anthropic::request(
-                openai_map(request, deployment)?,
-                model,
-                deployment.drop_params,
-            )
-            .map_err(bad_request)?;
+            let translated =
+                anthropic::request(openai_map(request, deployment)?, model, drop_params)
+                    .map_err(bad_request)?;
             (to_vec(&translated)?, Codec::AnthropicForChat)
         }
+        (Wire::Bedrock, CallType::Messages) => {
+            let translated = bedrock::request(
+                messages_as_chat(request, deployment, model)?,
+                model,
+                drop_params,
+            )
+            .map_err(bad_request)?;
+            (to_vec(&translated)?, Codec::BedrockForMessages)
+        }
+        (Wire::Bedrock, _) => {
+            let translated = bedrock::request(openai_map(request, deployment)?, model, drop_params)
+                .map_err(bad_request)?;
+            (to_vec(&translated)?, Codec::BedrockForChat)
+        }
+        (Wire::Gemini, CallType::Messages) => {
+            let translated = gemini::request(
+                messages_as_chat(request, deployment, model)?,
+                model,
+                drop_params,
+            )
+            .map_err(bad_request)?;
+            (to_vec(&translated)?, Codec::GeminiForMessages)
+        }
+        (Wire::Gemini, _) => {
+            let translated = gemini::request(openai_map(request, deployment)?, model, drop_params)
+                .map_err(bad_request)?;
+            (to_vec(&translated)?, Codec::GeminiForChat)
+        }
         (_, CallType::Messages) => {
-            let mut translated =
-                messages::request(json_map(&request.body.to_vec())?, model).map_err(bad_request)?;
-            if let Some(body) = translated.as_object_mut() {
-                add_defaults(body, deployment);
-            }
+            let translated = Value::Object(messages_as_chat(request, deployment, model)?);
             (to_vec(&translated)?, Codec::OpenAiForMessages)
         }
         _ => (
@@ -128,6 +183,9 @@ pub fn prepare(
             Codec::Native,
         ),
     };
+    if provider.wire == Wire::Bedrock && target.api_key.is_none() {
+        headers.extend(aws_signature(deployment, &url, &body)?);
+    }
     Ok(Outbound {
         url,
         headers,
@@ -140,7 +198,7 @@ pub fn prepare(
 impl Codec {
     /// A successful buffered answer in the client's format, and its usage. `Err` when the
     /// upstream's body cannot be read as its format says.
-    pub fn json(self, body: Bytes) -> Result<(Bytes, Option<Usage>), String> {
+    pub fn json(self, body: Bytes, model: &str) -> Result<(Bytes, Option<Usage>), String> {
         match self {
             Self::Native => match haimaker_openai::response_usage(&body) {
                 Ok(parsed) => Ok((body, parsed.usage)),
@@ -168,6 +226,24 @@ impl Codec {
                 let message = messages::response(&completion);
                 Ok((Bytes::from(message.to_string()), usage))
             }
+            Self::GeminiForChat => {
+                let (completion, usage) = gemini::response(&body, model).map_err(|e| e.message)?;
+                Ok((Bytes::from(completion.to_string()), Some(usage)))
+            }
+            Self::GeminiForMessages => {
+                let (completion, usage) = gemini::response(&body, model).map_err(|e| e.message)?;
+                let message = messages::response(&completion);
+                Ok((Bytes::from(message.to_string()), Some(usage)))
+            }
+            Self::BedrockForChat => {
+                let (completion, usage) = bedrock::response(&body, model).map_err(|e| e.message)?;
+                Ok((Bytes::from(completion.to_string()), Some(usage)))
+            }
+            Self::BedrockForMessages => {
+                let (completion, usage) = bedrock::response(&body, model).map_err(|e| e.message)?;
+                let message = messages::response(&completion);
+                Ok((Bytes::from(message.to_string()), Some(usage)))
+            }
         }
     }
 
@@ -178,9 +254,126 @@ impl Codec {
             Self::AnthropicForChat => Box::new(anthropic_stream::AnthropicToOpenAi::new()),
             Self::AnthropicPassthrough => Box::new(messages_stream::AnthropicPassthrough::new()),
             Self::OpenAiForMessages => Box::new(messages_stream::OpenAiToAnthropic::new(model)),
+            Self::GeminiForChat => Box::new(gemini_stream::GeminiToOpenAi::new(model)),
+            Self::GeminiForMessages => Box::new(Chain::new(
+                gemini_stream::GeminiToOpenAi::new(model),
+                messages_stream::OpenAiToAnthropic::new(model),
+            )),
+            Self::BedrockForChat => Box::new(bedrock_stream::BedrockToOpenAi::new(model)),
+            Self::BedrockForMessages => Box::new(Chain::new(
+                bedrock_stream::BedrockToOpenAi::new(model),
+                messages_stream::OpenAiToAnthropic::new(model),
+            )),
         };
         Some(Translate(translator))
     }
+}
+
+/// The Bedrock runtime endpoint: `api_base`, else `aws_bedrock_runtime_endpoint`, else
+/// `AWS_BEDROCK_RUNTIME_ENDPOINT`, else `https://bedrock-runtime.<region>.amazonaws.com` (the
+/// order of LiteLLM's `get_runtime_endpoint`).
+fn bedrock_endpoint(deployment: &Deployment, target: &Target) -> String {
+    let explicit = deployment
+        .config
+        .litellm_params
+        .api_base
+        .as_ref()
+        .and(target.api_base.clone());
+    explicit
+        .or_else(|| deployment.aws.bedrock_runtime_endpoint.clone())
+        .or_else(|| target.api_base.clone())
+        .unwrap_or_else(|| {
+            bedrock::default_endpoint(
+                deployment
+                    .aws
+                    .region_name
+                    .as_deref()
+                    .unwrap_or(bedrock::DEFAULT_REGION),
+            )
+        })
+}
+
+/// SigV4 headers for a Bedrock request (`authorization`, `x-amz-date`, and
+/// `x-amz-security-token` with temporary credentials).
+fn aws_signature(
+    deployment: &Deployment,
+    url: &str,
+    body: &[u8],
+) -> Result<Vec<(HeaderName, HeaderValue)>, ProxyError> {
+    let aws = &deployment.aws;
+    let (Some(key_id), Some(secret)) = (&aws.access_key_id, &aws.secret_access_key) else {
+        return Err(ProxyError::new(
+            StatusCode::UNAUTHORIZED,
+            "auth_error",
+            format!(
+                "litellm.AuthenticationError: BedrockException - no AWS credentials for deployment {} of model group `{}`: set aws_access_key_id and aws_secret_access_key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or api_key for a Bedrock API key",
+                deployment.id, deployment.model_name
+            ),
+        )
+        .with_class(ErrorClass::Authentication));
+    };
+    let credentials = sigv4::AwsCredentials {
+        access_key_id: key_id.expose(),
+        secret_access_key: secret.expose(),
+        session_token: aws.session_token.as_ref().map(|t| t.expose()),
+    };
+    let region = aws
+        .region_name
+        .as_deref()
+        .unwrap_or(bedrock::DEFAULT_REGION);
+    let signed = sigv4::sign_request(
+        url,
+        &[("content-type", "application/json")],
+        body,
+        credentials,
+        region,
+        bedrock::SIGNING_SERVICE,
+        std::time::SystemTime::now(),
+    )
+    .map_err(|e| ProxyError::internal(format!("could not sign the Bedrock request: {e}")))?;
+    signed
+        .into_iter()
+        .map(|(name, value)| {
+            HeaderValue::from_str(&value)
+                .map(|v| (HeaderName::from_static(name), v))
+                .map_err(|e| ProxyError::internal(format!("invalid signature header: {e}")))
+        })
+        .collect()
+}
+
+/// Providers that only chat: `/completions` and `/embeddings` are a 400.
+fn refuse_non_chat(
+    call: CallType,
+    provider: &str,
+    deployment: &Deployment,
+) -> Result<(), ProxyError> {
+    if matches!(call, CallType::Completion | CallType::Embedding) {
+        return Err(ProxyError::bad_request(format!(
+            "litellm.BadRequestError: {provider} does not support {} (model group `{}`)",
+            call.route_name(),
+            deployment.model_name
+        ))
+        .with_class(ErrorClass::BadRequest));
+    }
+    Ok(())
+}
+
+/// A `/v1/messages` request as an OpenAI chat request for `model`, with the deployment's
+/// default parameters.
+fn messages_as_chat(
+    request: &LlmRequest,
+    deployment: &Deployment,
+    model: &str,
+) -> Result<Map<String, Value>, ProxyError> {
+    let translated =
+        messages::request(json_map(&request.body.to_vec())?, model).map_err(bad_request)?;
+    let Value::Object(mut body) = translated else {
+        return Err(ProxyError::internal(
+            "the translated request is not an object",
+        ));
+    };
+    add_defaults(&mut body, deployment);
+    Ok(body)
 }
 
 fn header(name: &'static str, value: &str) -> Option<(HeaderName, HeaderValue)> {

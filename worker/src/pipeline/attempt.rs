@@ -230,7 +230,7 @@ async fn send_once(
         Ok(Ok(c)) => c.to_bytes(),
     };
     let size = body.len();
-    match outbound.codec.json(body) {
+    match outbound.codec.json(body, &target.provider_model) {
         Ok((body, usage)) => Ok(Reply::Json {
             headers: parts.headers,
             body,
@@ -318,6 +318,15 @@ pub fn upstream_error(
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     });
+    let status = StatusCode::from_u16(haimaker_providers::errors::provider_status(
+        label,
+        status.as_u16(),
+        &message,
+        headers
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok()),
+    ))
+    .unwrap_or(status);
     let mut class = ErrorClass::from_status(status.as_u16());
     if class == ErrorClass::BadRequest {
         let lower = message.to_ascii_lowercase();

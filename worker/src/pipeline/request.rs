@@ -75,6 +75,8 @@ pub struct LlmRequest {
     pub cache: super::cache::Controls,
     /// `anthropic-beta` of a `/v1/messages` call, forwarded to Anthropic deployments.
     pub anthropic_beta: Option<String>,
+    /// `drop_params: true` in the request: drop what the provider does not support.
+    pub drop_params: bool,
 }
 
 impl LlmRequest {
@@ -194,6 +196,10 @@ pub fn parse(
         .map_err(body_error)?
         .unwrap_or(false);
     let cache = super::cache::Controls::from_body(&body);
+    let drop_params = body
+        .bool_field("drop_params")
+        .map_err(body_error)?
+        .unwrap_or(false);
     for key in GATEWAY_ONLY_KEYS {
         // In the Anthropic format `metadata` is the provider's own (`metadata.user_id`).
         if call == CallType::Messages && *key == "metadata" {
@@ -217,6 +223,7 @@ pub fn parse(
         anthropic_beta: (call == CallType::Messages)
             .then(|| header_str(headers, "anthropic-beta").map(str::to_string))
             .flatten(),
+        drop_params,
     })
 }
 

@@ -406,6 +406,9 @@ fn the_repository_config_examples_load_when_uncommented() {
             ("AZURE_API_BASE", "https://r.openai.azure.com"),
             ("AZURE_API_KEY", "azure-key"),
             ("ANTHROPIC_API_KEY", "sk-ant"),
+            ("GEMINI_API_KEY", "AIza-test"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
         ]),
     );
     assert!(
