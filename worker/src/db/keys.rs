@@ -22,6 +22,33 @@ pub struct CachedKey {
     pub flushed_at_read: Snapshot,
 }
 
+/// The spend of a key, its user and its team to judge budgets by (see [`Ledger::effective`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Spends {
+    pub key: f64,
+    pub user: Option<f64>,
+    pub team: Option<f64>,
+}
+
+impl CachedKey {
+    /// The key's, user's and team's spend as of the read plus what this worker charged since.
+    pub fn effective_spend(&self, ledger: &std::sync::Mutex<Ledger>) -> Spends {
+        let ledger = ledger.lock().unwrap_or_else(|p| p.into_inner());
+        let (record, at) = (&self.record, self.flushed_at_read);
+        Spends {
+            key: ledger.effective(&Entity::Key(record.token.clone()), record.spend, at.key),
+            user: record
+                .user
+                .as_ref()
+                .map(|u| ledger.effective(&Entity::User(u.user_id.clone()), u.spend, at.user)),
+            team: record
+                .team
+                .as_ref()
+                .map(|t| ledger.effective(&Entity::Team(t.team_id.clone()), t.spend, at.team)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Snapshot {
     pub key: f64,

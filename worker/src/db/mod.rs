@@ -16,7 +16,7 @@ use haimaker_config::Config;
 use haimaker_store::{Db, StoreError};
 
 pub use self::keys::{CachedKey, KeyCache, Lookup};
-pub use self::ledger::{Entity, Ledger};
+pub use self::ledger::Ledger;
 pub use self::limits::{KeyLimits, Limiter};
 pub use self::spend::SpendBuffer;
 pub use self::status::{DbState, DbStatus};

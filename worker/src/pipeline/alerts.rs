@@ -32,7 +32,7 @@ use super::auth::Caller;
 use super::request::LlmRequest;
 use super::respond;
 use super::route::AdminRoute;
-use crate::db::{DbLayer, DbState, Entity};
+use crate::db::{DbLayer, DbState};
 use crate::error::ProxyError;
 use crate::state::AppState;
 
@@ -290,21 +290,8 @@ pub fn budgets(state: &AppState, caller: &Caller) {
     {
         return;
     }
-    let at = key.flushed_at_read;
-    let (key_spend, user_spend, team_spend) = {
-        let ledger = db.ledger.lock().unwrap_or_else(|p| p.into_inner());
-        (
-            ledger.effective(&Entity::Key(record.token.clone()), record.spend, at.key),
-            record
-                .user
-                .as_ref()
-                .map(|u| ledger.effective(&Entity::User(u.user_id.clone()), u.spend, at.user)),
-            record
-                .team
-                .as_ref()
-                .map(|t| ledger.effective(&Entity::Team(t.team_id.clone()), t.spend, at.team)),
-        )
-    };
+    let spends = key.effective_spend(&db.ledger);
+    let (key_spend, user_spend, team_spend) = (spends.key, spends.user, spends.team);
     let ttl = alerts.settings().args.budget_alert_ttl;
     let base = BudgetInfo {
         scope: BudgetScope::Key,

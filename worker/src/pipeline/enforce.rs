@@ -20,7 +20,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use super::auth::Caller;
 use super::reserve::{self, BudgetHold};
 use crate::db::limits::{Exceeded, Remaining};
-use crate::db::{DbLayer, Entity, KeyLimits};
+use crate::db::{DbLayer, KeyLimits};
 use crate::error::ProxyError;
 use crate::shared::Shared;
 use crate::shared::leases::{Denied, LimitSlot};
@@ -123,21 +123,8 @@ pub async fn admit(
         ));
     }
 
-    let (key_spend, user_spend, team_spend) = {
-        let ledger = db.ledger.lock().unwrap_or_else(|p| p.into_inner());
-        let at = key.flushed_at_read;
-        (
-            ledger.effective(&Entity::Key(record.token.clone()), record.spend, at.key),
-            record
-                .user
-                .as_ref()
-                .map(|u| ledger.effective(&Entity::User(u.user_id.clone()), u.spend, at.user)),
-            record
-                .team
-                .as_ref()
-                .map(|t| ledger.effective(&Entity::Team(t.team_id.clone()), t.spend, at.team)),
-        )
-    };
+    let spends = key.effective_spend(&db.ledger);
+    let (key_spend, user_spend, team_spend) = (spends.key, spends.user, spends.team);
     if let Some(max) = record.max_budget
         && key_spend >= max
     {
