@@ -168,6 +168,15 @@ impl Redis {
             .ok_or_else(|| RedisError::Other("INFO server has no redis_version".into()))
     }
 
+    /// `INFO` and `CLIENT LIST`, as Redis prints them (for `/cache/redis/info`).
+    pub async fn server_info(&self) -> Result<(String, String), RedisError> {
+        let info: String = self.run(|c| async move { c.info(None).await }).await?;
+        let clients: String = self
+            .run(|c| async move { c.custom(fred::cmd!("CLIENT"), vec!["LIST"]).await })
+            .await?;
+        Ok((info, clients))
+    }
+
     pub async fn ping(&self) -> Result<(), RedisError> {
         let _: String = self.run(|c| async move { c.ping(None).await }).await?;
         Ok(())

@@ -77,6 +77,7 @@ mod alerting;
 mod budget;
 mod cache;
 mod client;
+pub mod info;
 mod invalidation;
 mod key;
 mod limits;

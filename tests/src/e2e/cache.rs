@@ -515,6 +515,9 @@ async fn a_local_cache_works_without_redis() {
     assert_eq!(ping.json()["cache_type"], "local");
     let ready = get(&gw.url("/health/readiness"), &[]).await;
     assert_eq!(ready.json()["cache"], "local", "{}", ready.text());
+    let info = get(&gw.url("/cache/redis/info"), &[KEY]).await;
+    assert_eq!(info.status, 500, "{}", info.text());
+    assert!(info.error_message().contains("does not support redis info"));
 
     // flushall empties this worker's cache.
     let before = mock.requests_for("up-cached").len();
@@ -577,6 +580,21 @@ async fn cache_ping_delete_and_flushall() {
     assert!(!ping.text().contains("password"));
     let denied = get(&gw.url("/cache/ping"), &[("authorization", "Bearer wrong")]).await;
     assert_eq!(denied.status, 401);
+
+    // /cache/redis/info: the server's INFO fields and its clients (this gateway among them).
+    let info = get(&gw.url("/cache/redis/info"), &[KEY]).await;
+    assert_eq!(info.status, 200, "{}", info.text());
+    let body = info.json();
+    assert!(body["info"]["redis_version"].is_string(), "{body}");
+    assert!(body["info"]["connected_clients"].as_i64().unwrap_or(0) >= 1);
+    let clients = body["clients"].as_array().unwrap();
+    assert_eq!(body["num_clients"].as_u64(), Some(clients.len() as u64));
+    assert!(clients.iter().all(|c| c["addr"].is_string()), "{body}");
+    assert_eq!(
+        get(&gw.url("/cache/redis/info"), &[]).await.status,
+        401,
+        "admin only"
+    );
 
     chat(&gw, "one", json!({})).await;
     chat(&gw, "two", json!({})).await;

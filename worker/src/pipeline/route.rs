@@ -66,6 +66,7 @@ pub enum AdminRoute {
     CachePing,
     CacheDelete,
     CacheFlushAll,
+    CacheRedisInfo,
     /// `/health/services?service=slack|webhook`: test alerts (admin).
     HealthServices,
 }
@@ -109,6 +110,7 @@ const ADMIN_ROUTES: &[(&str, &str, AdminRoute)] = &[
     ("/cache/ping", "GET", AdminRoute::CachePing),
     ("/cache/delete", "POST", AdminRoute::CacheDelete),
     ("/cache/flushall", "POST", AdminRoute::CacheFlushAll),
+    ("/cache/redis/info", "GET", AdminRoute::CacheRedisInfo),
     ("/health/services", "GET", AdminRoute::HealthServices),
 ];
 

@@ -113,6 +113,31 @@ pub async fn flush_all(state: &AppState) -> Result<Response<Body>, ProxyError> {
     }
 }
 
+/// `GET /cache/redis/info` -> `{"num_clients", "clients", "info"}` from `CLIENT LIST` and `INFO`
+/// (LiteLLM's body); 500 when the response cache is not Redis.
+pub async fn redis_info(state: &AppState) -> Result<Response<Body>, ProxyError> {
+    let Some(cache) = state.response_cache.as_ref() else {
+        return Err(not_initialized());
+    };
+    let Backend::Redis(redis) = cache.backend() else {
+        return Err(ProxyError::internal(format!(
+            "Cache type {} does not support redis info",
+            cache.kind()
+        )));
+    };
+    match redis.server_info().await {
+        Ok((info, clients)) => {
+            let clients = haimaker_cache::info::parse_client_list(&clients);
+            Ok(ok(&json!({
+                "num_clients": clients.len(),
+                "clients": clients,
+                "info": haimaker_cache::info::parse_info(&info),
+            })))
+        }
+        Err(e) => Err(failed(format!("Service Unhealthy ({e})"))),
+    }
+}
+
 fn failed(message: String) -> ProxyError {
     ProxyError::new(
         StatusCode::SERVICE_UNAVAILABLE,

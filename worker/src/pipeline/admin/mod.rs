@@ -74,6 +74,7 @@ pub async fn handle(
         AdminRoute::CachePing => return cache::ping(state).await,
         AdminRoute::CacheDelete => return cache::delete(state, &request.body).await,
         AdminRoute::CacheFlushAll => return cache::flush_all(state).await,
+        AdminRoute::CacheRedisInfo => return cache::redis_info(state).await,
         // Test alerts need no database either.
         AdminRoute::HealthServices => {
             let query = Query::parse(request.query);
@@ -119,6 +120,7 @@ pub async fn handle(
         | AdminRoute::CachePing
         | AdminRoute::CacheDelete
         | AdminRoute::CacheFlushAll
+        | AdminRoute::CacheRedisInfo
         | AdminRoute::HealthServices => Err(not_implemented(request.route)),
     };
     // Key, team and user lifecycle alerts, for calls that changed something.
