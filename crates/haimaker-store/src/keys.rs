@@ -37,6 +37,8 @@ pub struct KeyRecord {
     pub budget_duration: Option<String>,
     pub budget_reset_at: Option<SystemTime>,
     pub metadata: Value,
+    /// The per-request cache controls (`ttl`, `no-cache`, ...) this key may send; empty = all.
+    pub allowed_cache_controls: Vec<String>,
     pub team: Option<TeamLimits>,
     pub user: Option<UserLimits>,
 }
@@ -69,7 +71,7 @@ pub struct UserLimits {
 const LOOKUP: &str = r#"
 SELECT v.token, v.key_name, v.key_alias, v.spend, v.max_budget, v.expires, v.models,
        v.user_id, v.team_id, v.blocked, v.tpm_limit, v.rpm_limit, v.max_parallel_requests,
-       v.budget_duration, v.budget_reset_at, v.metadata,
+       v.budget_duration, v.budget_reset_at, v.metadata, v.allowed_cache_controls,
        t.team_id AS t_team_id, t.team_alias AS t_team_alias, t.spend AS t_spend,
        t.max_budget AS t_max_budget, t.models AS t_models, t.blocked AS t_blocked,
        t.tpm_limit AS t_tpm_limit, t.rpm_limit AS t_rpm_limit,
@@ -173,6 +175,10 @@ fn from_row(r: &Row) -> Result<KeyRecord, StoreError> {
             .try_get::<_, Option<Value>>("metadata")
             .map_err(get)?
             .unwrap_or(Value::Null),
+        allowed_cache_controls: r
+            .try_get::<_, Option<Vec<String>>>("allowed_cache_controls")
+            .map_err(get)?
+            .unwrap_or_default(),
         team,
         user,
     })

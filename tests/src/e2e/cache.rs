@@ -690,3 +690,50 @@ async fn cache_true_without_redis_warns_and_runs_without_a_cache() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_may_send_only_its_allowed_cache_controls() {
+    let mock = MockUpstream::start().await;
+    let db = TestDb::create().await;
+    let gw = Gateway::builder(&config(&mock, LOCAL_CACHE, ""))
+        .env("DATABASE_URL", &db.url)
+        .start();
+    let generate = |body: Value| {
+        let url = gw.url("/key/generate");
+        async move {
+            let resp = post(&url, &[KEY], body.to_string()).await;
+            assert_eq!(resp.status, 200, "{}", resp.text());
+            format!("Bearer {}", resp.json()["key"].as_str().unwrap())
+        }
+    };
+    let limited = generate(json!({"allowed_cache_controls": ["no-cache"]})).await;
+    let open = generate(json!({})).await;
+    let call = |key: String, cache: Value| {
+        let url = gw.url("/v1/chat/completions");
+        async move {
+            post(
+                &url,
+                &[("authorization", key.as_str())],
+                chat_body("controls", json!({"cache": cache})),
+            )
+            .await
+        }
+    };
+    let allowed = call(limited.clone(), json!({"no-cache": true})).await;
+    assert_eq!(allowed.status, 200, "{}", allowed.text());
+    let before = mock.requests_for("up-cached").len();
+    let refused = call(limited, json!({"no-cache": true, "ttl": 60})).await;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert_eq!(
+        refused.error_message(),
+        "Not allowed to set ttl as a cache control. Contact admin to change permissions."
+    );
+    assert_eq!(
+        mock.requests_for("up-cached").len(),
+        before,
+        "a refused request never reaches the upstream"
+    );
+    // A key without the list may send any control.
+    let anything = call(open, json!({"ttl": 60, "s-maxage": 10})).await;
+    assert_eq!(anything.status, 200, "{}", anything.text());
+}

@@ -309,6 +309,26 @@ pub fn allows(models: &[String], requested: &str, group: &str) -> bool {
     })
 }
 
+/// LiteLLM's cache-control check: a key with a non-empty `allowed_cache_controls` may only send
+/// those keys in the request's `cache` object (403 otherwise).
+pub fn cache_controls_allowed(caller: &Caller, named: &[String]) -> Result<(), ProxyError> {
+    let Caller::Key(key) = caller else {
+        return Ok(());
+    };
+    let allowed = &key.record.allowed_cache_controls;
+    match named.iter().find(|c| !allowed.is_empty() && !allowed.contains(c)) {
+        None => Ok(()),
+        Some(control) => Err(ProxyError::new(
+            StatusCode::FORBIDDEN,
+            "auth_error",
+            format!(
+                "Not allowed to set {control} as a cache control. Contact admin to change permissions."
+            ),
+        )
+        .with_param("cache")),
+    }
+}
+
 fn denied(who: &str, models: &[String], requested: &str, error_type: &'static str) -> ProxyError {
     ProxyError::new(
         StatusCode::FORBIDDEN,

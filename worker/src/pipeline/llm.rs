@@ -90,6 +90,7 @@ pub async fn serve(
         default_parallel: state.default_key_parallel,
         worst_case: &worst_case,
     };
+    enforce::cache_controls_allowed(caller, &request.cache.named)?;
     let admission = enforce::admit(caller, state.db.as_deref(), state.shared.as_ref(), &ask)
         .await
         .inspect_err(|e| alerts::refused(state, caller, e))?;

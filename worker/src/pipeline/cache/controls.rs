@@ -38,6 +38,8 @@ pub struct Controls {
     pub caching_off: bool,
     /// Top-level `ttl`.
     pub top_level_ttl: Option<Duration>,
+    /// Every key of the `cache` object, for the key's `allowed_cache_controls`.
+    pub named: Vec<String>,
 }
 
 impl Controls {
@@ -53,6 +55,7 @@ impl Controls {
                 .or_else(|| number(cache.get("s-max-age")))
                 .filter(|s| *s >= 0.0);
             controls.namespace = text(cache.get("namespace"));
+            controls.named = cache.keys().cloned().collect();
         }
         // Most requests carry metadata and few name a namespace in it: parse it only then.
         if controls.namespace.is_none()
