@@ -60,6 +60,9 @@ pub struct FleetPlan {
     pub heartbeat_stale: Duration,
     /// At most how often the pod's metrics text is re-rendered and sent out.
     pub metrics_interval: Duration,
+    /// Workers serve `/metrics` on the main port too (not with `HAIMAKER_MAIN_PORT_METRICS=false`),
+    /// so they get the text as well as the health process.
+    pub metrics_to_workers: bool,
     /// `general_settings.allow_requests_on_db_unavailable` (readiness with the database down).
     pub allow_requests_on_db_unavailable: bool,
     pub started: Instant,
@@ -499,7 +502,12 @@ impl Fleet {
         let message = SupervisorMessage::Metrics {
             text: self.metrics.render(&pod),
         };
-        for child in self.children.values_mut() {
+        let to_workers = self.plan.metrics_to_workers;
+        for child in self
+            .children
+            .values_mut()
+            .filter(|c| to_workers || c.role == Role::Health)
+        {
             let _ = child.control.send(&message).await;
         }
     }

@@ -190,6 +190,9 @@ pub fn run(args: RunArgs) -> i32 {
         },
         heartbeat_stale: heartbeat_stale(&vars),
         metrics_interval: metrics_interval(&vars),
+        metrics_to_workers: haimaker_metrics::main_port_enabled(
+            vars.get(haimaker_metrics::MAIN_PORT_ENV).as_deref(),
+        ),
         allow_requests_on_db_unavailable: loaded
             .config
             .general_settings

@@ -38,12 +38,9 @@ impl Metrics {
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .filter(|ms| *ms > 0)
                 .map_or(DEFAULT_REPORT_INTERVAL, Duration::from_millis),
-            on_main_port: !env("HAIMAKER_MAIN_PORT_METRICS").is_some_and(|v| {
-                matches!(
-                    v.trim().to_ascii_lowercase().as_str(),
-                    "false" | "0" | "no" | "off"
-                )
-            }),
+            on_main_port: haimaker_metrics::main_port_enabled(
+                env(haimaker_metrics::MAIN_PORT_ENV).as_deref(),
+            ),
             require_auth,
         }
     }
