@@ -369,6 +369,17 @@ pub fn db_write_failed(error: &str) -> Alert {
     .dedupe("db:write", INFRA_EVENT_TTL, false)
 }
 
+/// `failed_tracking_spend`: a spend write failed with the database reachable (a bad row, a
+/// constraint, a permission). The rows stay buffered and are retried, but someone should look.
+pub fn failed_tracking_spend(error: &str) -> Alert {
+    Alert::new(
+        AlertType::FailedTrackingSpend,
+        Level::High,
+        format!("Failed Tracking Cost: spend could not be written to the database: `{error}`\nThe rows stay buffered in the worker and the write is retried."),
+    )
+    .dedupe("spend:write", INFRA_EVENT_TTL, false)
+}
+
 /// `db_exceptions` (haimaker: Redis is a database too): Redis is unreachable.
 pub fn redis_down(error: &str) -> Alert {
     Alert::new(

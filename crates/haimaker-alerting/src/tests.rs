@@ -344,3 +344,20 @@ async fn hanging_calls_are_swept_into_alerts() {
     assert!(texts[0].contains("Request Model: `slow-group`"));
     drop(call);
 }
+
+#[tokio::test]
+async fn a_failed_spend_write_is_a_failed_tracking_spend_alert() {
+    let (receiver, url) = Receiver::start().await;
+    let mut s = settings(&url);
+    s.types = TypeSet::from_iter([AlertType::FailedTrackingSpend]);
+    let alerting = Alerting::new(s);
+    alerting.set_leader(true);
+    alerting.raise(alert::db_write_failed("permission denied"));
+    alerting.raise(alert::failed_tracking_spend("permission denied"));
+    alerting.flush(1).await;
+    let texts = receiver.wait_for(1).await;
+    assert_eq!(texts.len(), 1, "db_exceptions is not in alert_types");
+    assert!(texts[0].contains("Failed Tracking Cost"), "{}", texts[0]);
+    assert!(texts[0].contains("permission denied"));
+    assert!(texts[0].contains("High"));
+}

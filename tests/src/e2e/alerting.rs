@@ -648,3 +648,49 @@ async fn daily_and_spend_reports_go_out_once_per_deployment() {
             .all(|t| alert_count(t) == 1)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spend_write_that_fails_is_reported_and_the_spend_is_not_lost() {
+    let db = TestDb::create().await;
+    let hook = Webhook::start().await;
+    let gw = gateway(
+        "  - model_name: m\n    litellm_params:\n      model: openai/m\n      mock_response: hi\n",
+        "",
+        "  proxy_batch_write_at: 0.2\n",
+        &hook,
+    )
+    .env("DATABASE_URL", &db.url)
+    .start();
+    let client = db.client().await;
+    // The database stays reachable, but the spend table is gone: every write fails.
+    client
+        .batch_execute(r#"ALTER TABLE "LiteLLM_SpendLogs" RENAME TO "SpendLogs_away""#)
+        .await
+        .unwrap();
+    let resp = call(&gw, "m").await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let call_id = resp.header("x-litellm-call-id").unwrap().to_string();
+    let alert = hook.wait_for("Failed Tracking Cost", WAIT).await;
+    assert_eq!(level(&alert), Some("High"), "{alert}");
+    // The table comes back: the buffered row is written, once.
+    client
+        .batch_execute(r#"ALTER TABLE "SpendLogs_away" RENAME TO "LiteLLM_SpendLogs""#)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let rows = client
+            .query_one(
+                r#"SELECT count(*) FROM "LiteLLM_SpendLogs" WHERE request_id = $1"#,
+                &[&call_id],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0);
+        if rows == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the spend row never arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

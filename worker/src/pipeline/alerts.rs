@@ -101,7 +101,9 @@ async fn watch_db(alerts: Alerting, db: Arc<DbLayer>) {
     loop {
         db.status.changed().await;
         if let Some(error) = db.status.take_write_error() {
+            // LiteLLM sends both: the database call failed, and spend went untracked.
             alerts.raise(alert::db_write_failed(&error));
+            alerts.raise(alert::failed_tracking_spend(&error));
         }
         match db.status.get() {
             DbState::Disconnected if !down => {
