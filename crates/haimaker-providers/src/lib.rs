@@ -34,6 +34,7 @@ pub mod messages;
 pub mod messages_stream;
 pub mod params;
 pub mod sigv4;
+mod stream;
 mod turns;
 mod util;
 
