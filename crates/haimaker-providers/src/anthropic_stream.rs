@@ -209,17 +209,7 @@ pub(crate) mod tests {
         t.push(a, &mut out);
         t.push(b, &mut out);
         t.finish(&mut out);
-        out.iter()
-            .map(|e| {
-                let s = std::str::from_utf8(e).unwrap();
-                let d = s.strip_prefix("data: ").unwrap().trim();
-                if d == "[DONE]" {
-                    json!("[DONE]")
-                } else {
-                    serde_json::from_str(d).unwrap()
-                }
-            })
-            .collect()
+        crate::test_util::data_events(&out)
     }
 
     #[test]

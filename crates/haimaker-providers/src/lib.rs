@@ -35,6 +35,8 @@ pub mod messages_stream;
 pub mod params;
 pub mod sigv4;
 mod stream;
+#[cfg(test)]
+mod test_util;
 mod turns;
 mod util;
 
