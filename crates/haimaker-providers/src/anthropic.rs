@@ -151,11 +151,7 @@ impl TurnFormat for Turns {
         content: Value,
         param: &str,
     ) -> Result<Value, TranslateError> {
-        let id = m
-            .get("tool_call_id")
-            .or_else(|| m.get("name"))
-            .cloned()
-            .unwrap_or(Value::Null);
+        let id = turns::answered_call(m);
         let result = match content {
             Value::Array(parts) => Value::Array(content_blocks(Value::Array(parts), param)?),
             other => Value::String(text_of(&other)),

@@ -186,11 +186,7 @@ impl TurnFormat for Turns {
         content: Value,
         _param: &str,
     ) -> Result<Value, TranslateError> {
-        let id = m
-            .get("tool_call_id")
-            .or_else(|| m.get("name"))
-            .cloned()
-            .unwrap_or(Value::Null);
+        let id = turns::answered_call(m);
         let text = turns::tool_result_text(&content);
         Ok(json!({"toolResult": {"toolUseId": id, "content": [{"text": text}]}}))
     }

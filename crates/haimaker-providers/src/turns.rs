@@ -136,6 +136,15 @@ fn tool_call_arguments(function: &Value, param: &str, j: usize) -> Result<Value,
     })
 }
 
+/// The call a tool message answers: its `tool_call_id`, else its `name`, else null.
+pub(crate) fn answered_call(message: &Map<String, Value>) -> Value {
+    message
+        .get("tool_call_id")
+        .or_else(|| message.get("name"))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
 /// The text of a tool message's content: a string, the text parts of a list joined, or the
 /// JSON text of anything else.
 pub(crate) fn tool_result_text(content: &Value) -> String {
