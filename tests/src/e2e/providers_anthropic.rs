@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use super::providers_common::{
     ask, assert_context_window_fallback, assert_error, assert_no_usage_chunk_by_default,
-    assert_usage_chunk, chat, data_events, finish_reasons, streamed_arguments, streamed_content,
-    streamed_tool_calls,
+    assert_usage_chunk, call_arguments, chat, data_events, finish_reasons, response_cost,
+    streamed_arguments, streamed_content, streamed_tool_calls, weather_request,
 };
 use crate::harness::{Gateway, MockUpstream, Reply, post_stream};
 
@@ -73,24 +73,7 @@ fn tool_use_message() -> Value {
 }
 
 fn openai_request() -> Value {
-    json!({
-        "model": "claude",
-        "messages": [
-            {"role": "system", "content": "You are terse."},
-            {"role": "user", "content": [
-                {"type": "text", "text": "What's the weather here?"},
-                {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQSkZJRg=="}}
-            ]}
-        ],
-        "tools": [{"type": "function", "function": {
-            "name": "get_weather", "description": "Get the current weather in a given location",
-            "parameters": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}
-        }}],
-        "tool_choice": "auto",
-        "stop": ["\n\nHuman:"],
-        "temperature": 0.3,
-        "top_p": 0.9
-    })
+    weather_request("claude")
 }
 
 /// The tool-use stream of the streaming documentation, with a text block first.
@@ -207,9 +190,10 @@ async fn openai_chat_is_translated_to_the_messages_api_and_back() {
     assert_eq!(call["id"], "toolu_01A09q90qw90lq917835lq9");
     assert_eq!(call["type"], "function");
     assert_eq!(call["function"]["name"], "get_weather");
-    let args: Value =
-        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
-    assert_eq!(args, json!({"location": "San Francisco, CA"}));
+    assert_eq!(
+        call_arguments(call),
+        json!({"location": "San Francisco, CA"})
+    );
     let u = &c["usage"];
     assert_eq!(u["prompt_tokens"], 2095 + 1000 + 100);
     assert_eq!(u["completion_tokens"], 503);
@@ -217,11 +201,7 @@ async fn openai_chat_is_translated_to_the_messages_api_and_back() {
     assert_eq!(u["prompt_tokens_details"]["cached_tokens"], 1000);
     assert_eq!(u["cache_creation_input_tokens"], 100);
     // Cost from the bundled price map: claude-sonnet-4-5 is priced.
-    let cost: f64 = resp
-        .header("x-litellm-response-cost")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let cost = response_cost(&resp);
     assert!(cost > 0.0, "cost {cost}");
 }
 

@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 
 use super::providers_common::{
     ask, assert_anthropic_event_sequence, assert_context_window_fallback, assert_error,
-    assert_no_usage_chunk_by_default, assert_usage_chunk, chat, data_events, finish_reasons,
-    named_events, streamed_arguments, streamed_content, streamed_tool_calls,
+    assert_no_usage_chunk_by_default, assert_usage_chunk, call_arguments, chat, data_events,
+    finish_reasons, named_events, response_cost, streamed_arguments, streamed_content,
+    streamed_tool_calls, weather_request,
 };
 use crate::harness::aws::{converse_event, event_message, verify_sigv4};
 use crate::harness::{Gateway, MockUpstream, Reply, post, post_stream};
@@ -110,25 +111,9 @@ fn text_answer(text: &str) -> Value {
 }
 
 fn openai_request(model: &str) -> Value {
-    json!({
-        "model": model,
-        "messages": [
-            {"role": "system", "content": "You are terse."},
-            {"role": "user", "content": [
-                {"type": "text", "text": "What's the weather here?"},
-                {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQSkZJRg=="}}
-            ]}
-        ],
-        "tools": [{"type": "function", "function": {
-            "name": "get_weather", "description": "Get the current weather in a given location",
-            "parameters": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}
-        }}],
-        "tool_choice": "auto",
-        "stop": ["\n\nHuman:"],
-        "temperature": 0.3,
-        "top_p": 0.9,
-        "max_tokens": 300
-    })
+    let mut body = weather_request(model);
+    body["max_tokens"] = json!(300);
+    body
 }
 
 /// A ConverseStream body as the API reference describes its events (each payload carries the
@@ -243,19 +228,16 @@ async fn openai_chat_is_translated_to_converse_signed_and_back() {
     let call = &choice["message"]["tool_calls"][0];
     assert_eq!(call["id"], "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q");
     assert_eq!(call["function"]["name"], "get_weather");
-    let args: Value =
-        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
-    assert_eq!(args, json!({"location": "San Francisco, CA"}));
+    assert_eq!(
+        call_arguments(call),
+        json!({"location": "San Francisco, CA"})
+    );
     assert_eq!(
         c["usage"],
         json!({"prompt_tokens": 2095, "completion_tokens": 503, "total_tokens": 2598})
     );
     // Cost from the bundled price map (`anthropic.claude-3-5-sonnet-20240620-v1:0`).
-    let cost: f64 = resp
-        .header("x-litellm-response-cost")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let cost = response_cost(&resp);
     assert!(
         (cost - (2095.0 * 3e-6 + 503.0 * 1.5e-5)).abs() < 1e-9,
         "cost {cost}"
@@ -318,11 +300,7 @@ async fn credentials_and_region_come_from_the_aws_environment_or_an_api_key() {
     );
     assert_eq!(sig.signed_headers, ["content-type", "host", "x-amz-date"]);
     // amazon.nova-pro-v1:0 is priced: 8e-7 in, 3.2e-6 out.
-    let cost: f64 = resp
-        .header("x-litellm-response-cost")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let cost = response_cost(&resp);
     assert!(
         (cost - (12.0 * 8e-7 + 4.0 * 3.2e-6)).abs() < 1e-12,
         "cost {cost}"

@@ -129,3 +129,40 @@ pub fn assert_anthropic_event_sequence(text: &str, events: &[(String, Value)]) {
     assert_eq!(names.last(), Some(&"message_stop"), "{text}");
     assert!(!text.contains("[DONE]"), "{text}");
 }
+
+/// `x-litellm-response-cost` as a number.
+pub fn response_cost(resp: &Resp) -> f64 {
+    resp.header("x-litellm-response-cost")
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// A tool call's `function.arguments`, parsed.
+pub fn call_arguments(call: &Value) -> Value {
+    serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap()
+}
+
+/// An OpenAI chat request for `model` with a system message, text and a `data:` image, the
+/// `get_weather` tool of the providers' tool-use documentation, `tool_choice`, `stop`,
+/// `temperature` and `top_p`.
+pub fn weather_request(model: &str) -> Value {
+    json!({
+        "model": model,
+        "messages": [
+            {"role": "system", "content": "You are terse."},
+            {"role": "user", "content": [
+                {"type": "text", "text": "What's the weather here?"},
+                {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQSkZJRg=="}}
+            ]}
+        ],
+        "tools": [{"type": "function", "function": {
+            "name": "get_weather", "description": "Get the current weather in a given location",
+            "parameters": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}
+        }}],
+        "tool_choice": "auto",
+        "stop": ["\n\nHuman:"],
+        "temperature": 0.3,
+        "top_p": 0.9
+    })
+}

@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 
 use super::providers_common::{
     ask, assert_anthropic_event_sequence, assert_context_window_fallback, assert_error,
-    assert_no_usage_chunk_by_default, assert_usage_chunk, chat, data_events, finish_reasons,
-    named_events, streamed_content, streamed_tool_calls,
+    assert_no_usage_chunk_by_default, assert_usage_chunk, call_arguments, chat, data_events,
+    finish_reasons, named_events, response_cost, streamed_content, streamed_tool_calls,
+    weather_request,
 };
 use crate::harness::{Gateway, MockUpstream, Reply, post, post_stream};
 
@@ -93,26 +94,10 @@ fn text_answer(text: &str) -> Value {
 }
 
 fn openai_request(model: &str) -> Value {
-    json!({
-        "model": model,
-        "messages": [
-            {"role": "system", "content": "You are terse."},
-            {"role": "user", "content": [
-                {"type": "text", "text": "What's the weather here?"},
-                {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQSkZJRg=="}}
-            ]}
-        ],
-        "tools": [{"type": "function", "function": {
-            "name": "get_weather", "description": "Get the current weather in a given location",
-            "parameters": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"],
-                           "additionalProperties": false}
-        }}],
-        "tool_choice": "auto",
-        "stop": ["\n\nHuman:"],
-        "temperature": 0.3,
-        "top_p": 0.9,
-        "max_tokens": 256
-    })
+    let mut body = weather_request(model);
+    body["tools"][0]["function"]["parameters"]["additionalProperties"] = json!(false);
+    body["max_tokens"] = json!(256);
+    body
 }
 
 /// A `streamGenerateContent?alt=sse` body: text in two events, then a function call with the
@@ -200,19 +185,16 @@ async fn openai_chat_is_translated_to_generate_content_and_back() {
     assert!(call["id"].as_str().unwrap().starts_with("call_"), "{call}");
     assert_eq!(call["type"], "function");
     assert_eq!(call["function"]["name"], "get_weather");
-    let args: Value =
-        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
-    assert_eq!(args, json!({"location": "San Francisco, CA"}));
+    assert_eq!(
+        call_arguments(call),
+        json!({"location": "San Francisco, CA"})
+    );
     assert_eq!(
         c["usage"],
         json!({"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150})
     );
     // Cost from the bundled price map (`gemini/gemini-2.0-flash`: 1e-7 in, 4e-7 out).
-    let cost: f64 = resp
-        .header("x-litellm-response-cost")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let cost = response_cost(&resp);
     assert!(
         (cost - (120.0 * 1e-7 + 30.0 * 4e-7)).abs() < 1e-12,
         "cost {cost}"
