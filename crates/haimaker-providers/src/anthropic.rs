@@ -15,7 +15,10 @@ use serde_json::{Map, Value, json};
 use crate::TranslateError;
 use crate::params;
 use crate::turns::{self, ToolChoice, TurnFormat};
-use crate::util::{now, parse_data_url, text_of, u64_at, usage, usage_json};
+use crate::util::{
+    assistant_message, chat_completion, parse_data_url, response_object, text_of, tool_call,
+    u64_at, usage, usage_json,
+};
 
 /// `anthropic-version` sent with every request.
 pub const API_VERSION: &str = "2023-06-01";
@@ -268,11 +271,7 @@ pub fn usage_of(u: &Value) -> Usage {
 
 /// A Messages API response -> a `chat.completion`, and its usage.
 pub fn response(body: &[u8]) -> Result<(Value, Usage), TranslateError> {
-    let message: Value = serde_json::from_slice(body)
-        .map_err(|e| TranslateError::new(format!("the response is not JSON ({e})")))?;
-    if !message.is_object() {
-        return Err(TranslateError::new("the response is not a JSON object"));
-    }
+    let message = response_object(body)?;
     let mut text = String::new();
     let mut reasoning = String::new();
     let mut thinking_blocks = Vec::new();
@@ -289,18 +288,15 @@ pub fn response(body: &[u8]) -> Result<(Value, Usage), TranslateError> {
                 reasoning.push_str(block.get("thinking").and_then(Value::as_str).unwrap_or(""));
                 thinking_blocks.push(block.clone());
             }
-            Some("tool_use") => tool_calls.push(json!({
-                "id": block.get("id").cloned().unwrap_or(Value::Null),
-                "type": "function",
-                "function": {
-                    "name": block.get("name").cloned().unwrap_or(Value::Null),
-                    "arguments": block.get("input").map_or_else(|| "{}".to_string(), Value::to_string),
-                },
-            })),
+            Some("tool_use") => tool_calls.push(tool_call(
+                block.get("id").cloned().unwrap_or(Value::Null),
+                block.get("name").cloned().unwrap_or(Value::Null),
+                block.get("input"),
+            )),
             _ => {}
         }
     }
-    let mut msg = json!({"role": "assistant", "content": if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { json!(text) }});
+    let mut msg = assistant_message(text, &tool_calls);
     if !tool_calls.is_empty() {
         msg["tool_calls"] = Value::Array(tool_calls);
     }
@@ -315,15 +311,12 @@ pub fn response(body: &[u8]) -> Result<(Value, Usage), TranslateError> {
             .and_then(Value::as_str)
             .unwrap_or("end_turn"),
     );
-    let out = json!({
-        "id": message.get("id").cloned().unwrap_or(Value::Null),
-        "object": "chat.completion",
-        "created": now(),
-        "model": message.get("model").cloned().unwrap_or(Value::Null),
-        "system_fingerprint": null,
-        "choices": [{"index": 0, "message": msg, "logprobs": null, "finish_reason": finish}],
-        "usage": usage_json(&usage),
-    });
+    let out = chat_completion(
+        message.get("id").cloned().unwrap_or(Value::Null),
+        message.get("model").cloned().unwrap_or(Value::Null),
+        json!([{"index": 0, "message": msg, "logprobs": null, "finish_reason": finish}]),
+        usage_json(&usage),
+    );
     Ok((out, usage))
 }
 

@@ -17,7 +17,10 @@ use serde_json::{Map, Value, json};
 use crate::TranslateError;
 use crate::params;
 use crate::turns::{self, ToolChoice, TurnFormat};
-use crate::util::{now, parse_data_url, u64_at, usage, usage_json};
+use crate::util::{
+    assistant_message, chat_completion, parse_data_url, response_object, tool_call, u64_at, usage,
+    usage_json,
+};
 
 /// The SigV4 service name of the runtime endpoint.
 pub const SIGNING_SERVICE: &str = "bedrock";
@@ -338,11 +341,7 @@ pub fn usage_of(u: &Value) -> Usage {
 
 /// A Converse response -> a `chat.completion`, and its usage.
 pub fn response(body: &[u8], model: &str) -> Result<(Value, Usage), TranslateError> {
-    let answer: Value = serde_json::from_slice(body)
-        .map_err(|e| TranslateError::new(format!("the response is not JSON ({e})")))?;
-    if !answer.is_object() {
-        return Err(TranslateError::new("the response is not a JSON object"));
-    }
+    let answer = response_object(body)?;
     let mut text = String::new();
     let mut reasoning = String::new();
     let mut tool_calls = Vec::new();
@@ -355,14 +354,11 @@ pub fn response(body: &[u8], model: &str) -> Result<(Value, Usage), TranslateErr
         if let Some(t) = block.get("text").and_then(Value::as_str) {
             text.push_str(t);
         } else if let Some(tool) = block.get("toolUse") {
-            tool_calls.push(json!({
-                "id": tool.get("toolUseId").cloned().unwrap_or(Value::Null),
-                "type": "function",
-                "function": {
-                    "name": tool.get("name").cloned().unwrap_or(Value::Null),
-                    "arguments": tool.get("input").map_or_else(|| "{}".to_string(), Value::to_string),
-                },
-            }));
+            tool_calls.push(tool_call(
+                tool.get("toolUseId").cloned().unwrap_or(Value::Null),
+                tool.get("name").cloned().unwrap_or(Value::Null),
+                tool.get("input"),
+            ));
         } else if let Some(r) = block
             .pointer("/reasoningContent/reasoningText/text")
             .and_then(Value::as_str)
@@ -370,10 +366,7 @@ pub fn response(body: &[u8], model: &str) -> Result<(Value, Usage), TranslateErr
             reasoning.push_str(r);
         }
     }
-    let mut message = json!({
-        "role": "assistant",
-        "content": if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { json!(text) },
-    });
+    let mut message = assistant_message(text, &tool_calls);
     if !tool_calls.is_empty() {
         message["tool_calls"] = Value::Array(tool_calls);
     }
@@ -387,15 +380,12 @@ pub fn response(body: &[u8], model: &str) -> Result<(Value, Usage), TranslateErr
             .and_then(Value::as_str)
             .unwrap_or("end_turn"),
     );
-    let out = json!({
-        "id": format!("chatcmpl-{}", uuid::Uuid::new_v4()),
-        "object": "chat.completion",
-        "created": now(),
-        "model": model,
-        "system_fingerprint": null,
-        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
-        "usage": usage_json(&usage),
-    });
+    let out = chat_completion(
+        json!(format!("chatcmpl-{}", uuid::Uuid::new_v4())),
+        json!(model),
+        json!([{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}]),
+        usage_json(&usage),
+    );
     Ok((out, usage))
 }
 

@@ -17,7 +17,10 @@ use serde_json::{Map, Value, json};
 use crate::TranslateError;
 use crate::params;
 use crate::turns::{self, ToolChoice, TurnFormat};
-use crate::util::{now, parse_data_url, u64_at, usage, usage_json};
+use crate::util::{
+    assistant_message, chat_completion, parse_data_url, response_object, tool_call, u64_at, usage,
+    usage_json,
+};
 
 pub const DEFAULT_API_BASE: &str = "https://generativelanguage.googleapis.com/v1beta";
 
@@ -469,14 +472,15 @@ pub(crate) fn read_parts(content: &Value) -> (String, String, Vec<Value>) {
         .flatten()
     {
         if let Some(call) = part.get("functionCall") {
-            calls.push(json!({
-                "id": call.get("id").and_then(Value::as_str).map_or_else(call_id, str::to_string),
-                "type": "function",
-                "function": {
-                    "name": call.get("name").cloned().unwrap_or(Value::Null),
-                    "arguments": call.get("args").map_or_else(|| "{}".to_string(), Value::to_string),
-                },
-            }));
+            calls.push(tool_call(
+                json!(
+                    call.get("id")
+                        .and_then(Value::as_str)
+                        .map_or_else(call_id, str::to_string)
+                ),
+                call.get("name").cloned().unwrap_or(Value::Null),
+                call.get("args"),
+            ));
         } else if let Some(t) = part.get("text").and_then(Value::as_str) {
             if part.get("thought").and_then(Value::as_bool) == Some(true) {
                 reasoning.push_str(t);
@@ -490,11 +494,7 @@ pub(crate) fn read_parts(content: &Value) -> (String, String, Vec<Value>) {
 
 /// A `GenerateContentResponse` -> a `chat.completion`, and its usage.
 pub fn response(body: &[u8], model: &str) -> Result<(Value, Usage), TranslateError> {
-    let answer: Value = serde_json::from_slice(body)
-        .map_err(|e| TranslateError::new(format!("the response is not JSON ({e})")))?;
-    if !answer.is_object() {
-        return Err(TranslateError::new("the response is not a JSON object"));
-    }
+    let answer = response_object(body)?;
     let mut choices = Vec::new();
     for (i, candidate) in answer
         .get("candidates")
@@ -504,10 +504,7 @@ pub fn response(body: &[u8], model: &str) -> Result<(Value, Usage), TranslateErr
         .enumerate()
     {
         let (text, reasoning, calls) = read_parts(candidate.get("content").unwrap_or(&Value::Null));
-        let mut message = json!({
-            "role": "assistant",
-            "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) },
-        });
+        let mut message = assistant_message(text, &calls);
         if !reasoning.is_empty() {
             message["reasoning_content"] = json!(reasoning);
         }
@@ -546,15 +543,17 @@ pub fn response(body: &[u8], model: &str) -> Result<(Value, Usage), TranslateErr
             || format!("chatcmpl-{}", uuid::Uuid::new_v4()),
             str::to_string,
         );
-    let out = json!({
-        "id": id,
-        "object": "chat.completion",
-        "created": now(),
-        "model": answer.get("modelVersion").and_then(Value::as_str).unwrap_or(model),
-        "system_fingerprint": null,
-        "choices": choices,
-        "usage": usage_value,
-    });
+    let out = chat_completion(
+        json!(id),
+        json!(
+            answer
+                .get("modelVersion")
+                .and_then(Value::as_str)
+                .unwrap_or(model)
+        ),
+        Value::Array(choices),
+        usage_value,
+    );
     Ok((out, usage))
 }
 
