@@ -14,7 +14,11 @@ use serde_json::{Map, Value, json};
 
 use crate::TranslateError;
 use crate::params;
-use crate::util::{now, parse_data_url, text_of, u64_at, usage, usage_json};
+use crate::turns::{self, ToolChoice, TurnFormat};
+use crate::util::{
+    assistant_message, chat_completion, parse_data_url, response_object, text_of, tool_call,
+    u64_at, usage, usage_json,
+};
 
 /// `anthropic-version` sent with every request.
 pub const API_VERSION: &str = "2023-06-01";
@@ -57,15 +61,8 @@ pub fn request(
     drop_params: bool,
 ) -> Result<Value, TranslateError> {
     params::enforce("anthropic", model, &mut body, SUPPORTED, drop_params)?;
-    let messages = match body.remove("messages") {
-        Some(Value::Array(m)) => m,
-        _ => {
-            return Err(
-                TranslateError::new("`messages` must be a non-empty list").with_param("messages")
-            );
-        }
-    };
-    let (system, turns) = convert_messages(messages)?;
+    let messages = turns::take_messages(&mut body, true)?;
+    let (system, turns) = turns::convert(&mut Turns, messages)?;
     let mut out = Map::new();
     out.insert("model".into(), json!(model));
     out.insert("messages".into(), Value::Array(turns));
@@ -83,21 +80,11 @@ pub fn request(
     for (key, value) in body {
         match key.as_str() {
             "model" | "n" | "stream_options" | "response_format" => {}
-            "stop" => match value {
-                Value::String(s) => {
-                    out.insert("stop_sequences".into(), json!([s]));
+            "stop" => {
+                if let Some(stops) = turns::stop_sequences(value)? {
+                    out.insert("stop_sequences".into(), stops);
                 }
-                Value::Array(a) => {
-                    out.insert("stop_sequences".into(), Value::Array(a));
-                }
-                Value::Null => {}
-                _ => {
-                    return Err(TranslateError::new(
-                        "`stop` must be a string or a list of strings",
-                    )
-                    .with_param("stop"));
-                }
-            },
+            }
             "tools" => {
                 out.insert("tools".into(), convert_tools(value)?);
             }
@@ -140,105 +127,40 @@ pub fn request(
     Ok(Value::Object(out))
 }
 
-fn convert_messages(messages: Vec<Value>) -> Result<(Vec<Value>, Vec<Value>), TranslateError> {
-    let mut system = Vec::new();
-    let mut turns: Vec<(String, Vec<Value>)> = Vec::new();
-    for (i, message) in messages.into_iter().enumerate() {
-        let param = || format!("messages[{i}]");
-        let Value::Object(mut m) = message else {
-            return Err(TranslateError::new("each message must be an object").with_param(param()));
-        };
-        let role = m
-            .get("role")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let content = m.remove("content").unwrap_or(Value::Null);
-        let (role, blocks) = match role.as_str() {
-            "system" | "developer" => {
-                system.extend(content_blocks(content, &param())?);
-                continue;
-            }
-            "user" => ("user", content_blocks(content, &param())?),
-            "assistant" => {
-                let mut blocks = content_blocks(content, &param())?;
-                for (j, call) in m
-                    .remove("tool_calls")
-                    .and_then(|v| match v {
-                        Value::Array(a) => Some(a),
-                        _ => None,
-                    })
-                    .unwrap_or_default()
-                    .into_iter()
-                    .enumerate()
-                {
-                    let function = call.get("function").cloned().unwrap_or(Value::Null);
-                    let arguments = function
-                        .get("arguments")
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
-                    let input: Value = if arguments.trim().is_empty() {
-                        json!({})
-                    } else {
-                        serde_json::from_str(arguments).map_err(|e| {
-                            TranslateError::new(format!(
-                                "tool call arguments are not valid JSON ({e})"
-                            ))
-                            .with_param(format!("{}.tool_calls[{j}].function.arguments", param()))
-                        })?
-                    };
-                    blocks.push(json!({
-                        "type": "tool_use",
-                        "id": call.get("id").cloned().unwrap_or(Value::Null),
-                        "name": function.get("name").cloned().unwrap_or(Value::Null),
-                        "input": input,
-                    }));
-                }
-                ("assistant", blocks)
-            }
-            "tool" | "function" => {
-                let id = m
-                    .get("tool_call_id")
-                    .or_else(|| m.get("name"))
-                    .cloned()
-                    .unwrap_or(Value::Null);
-                let result = match content {
-                    Value::Array(parts) => {
-                        Value::Array(content_blocks(Value::Array(parts), &param())?)
-                    }
-                    other => Value::String(text_of(&other)),
-                };
-                (
-                    "user",
-                    vec![json!({"type": "tool_result", "tool_use_id": id, "content": result})],
-                )
-            }
-            other => {
-                return Err(TranslateError::new(format!(
-                    "message role `{other}` is not supported by anthropic"
-                ))
-                .with_param(format!("{}.role", param())));
-            }
-        };
-        if blocks.is_empty() {
-            continue;
-        }
-        match turns.last_mut() {
-            Some((last, existing)) if last == role => existing.extend(blocks),
-            _ => turns.push((role.to_string(), blocks)),
-        }
+/// Anthropic's turns: `content` blocks, `tool_use` / `tool_result` blocks.
+struct Turns;
+
+impl TurnFormat for Turns {
+    const PROVIDER: &'static str = "anthropic";
+    const ASSISTANT: &'static str = "assistant";
+    const BLOCKS: &'static str = "content";
+
+    fn content(&mut self, content: Value, param: &str) -> Result<Vec<Value>, TranslateError> {
+        content_blocks(content, param)
     }
-    if turns.is_empty() {
-        return Err(
-            TranslateError::new("anthropic needs at least one user or assistant message")
-                .with_param("messages"),
-        );
+
+    fn tool_call(&mut self, call: &Value, function: &Value, arguments: Value) -> Value {
+        json!({
+            "type": "tool_use",
+            "id": call.get("id").cloned().unwrap_or(Value::Null),
+            "name": function.get("name").cloned().unwrap_or(Value::Null),
+            "input": arguments,
+        })
     }
-    let turns = turns
-        .into_iter()
-        .map(|(role, content)| json!({"role": role, "content": content}))
-        .collect();
-    Ok((system, turns))
+
+    fn tool_result(
+        &mut self,
+        m: &Map<String, Value>,
+        content: Value,
+        param: &str,
+    ) -> Result<Value, TranslateError> {
+        let id = turns::answered_call(m);
+        let result = match content {
+            Value::Array(parts) => Value::Array(content_blocks(Value::Array(parts), param)?),
+            other => Value::String(text_of(&other)),
+        };
+        Ok(json!({"type": "tool_result", "tool_use_id": id, "content": result}))
+    }
 }
 
 /// OpenAI message content (a string or a list of parts) -> Anthropic content blocks.
@@ -259,14 +181,7 @@ fn content_blocks(content: Value, param: &str) -> Result<Vec<Value>, TranslateEr
                         }
                         json!({"type": "text", "text": text})
                     }
-                    "image_url" => {
-                        let url = part
-                            .get("image_url")
-                            .and_then(|i| i.get("url").or(Some(i)))
-                            .and_then(Value::as_str)
-                            .unwrap_or("");
-                        image_block(url)
-                    }
+                    "image_url" => image_block(turns::image_url(&part)),
                     // Already Anthropic blocks (documents, images, ...): pass them on.
                     _ => part.clone(),
                 };
@@ -295,9 +210,7 @@ fn image_block(url: &str) -> Value {
 }
 
 fn convert_tools(tools: Value) -> Result<Value, TranslateError> {
-    let Value::Array(tools) = tools else {
-        return Err(TranslateError::new("`tools` must be a list").with_param("tools"));
-    };
+    let tools = turns::tools_list(tools)?;
     let mut out = Vec::with_capacity(tools.len());
     for tool in tools {
         let Some(function) = tool.get("function") else {
@@ -305,14 +218,7 @@ fn convert_tools(tools: Value) -> Result<Value, TranslateError> {
             out.push(tool);
             continue;
         };
-        let mut t = Map::new();
-        t.insert(
-            "name".into(),
-            function.get("name").cloned().unwrap_or(Value::Null),
-        );
-        if let Some(d) = function.get("description") {
-            t.insert("description".into(), d.clone());
-        }
+        let mut t = turns::function_declaration(function);
         t.insert(
             "input_schema".into(),
             function
@@ -329,35 +235,12 @@ fn convert_tools(tools: Value) -> Result<Value, TranslateError> {
 }
 
 fn convert_tool_choice(choice: &Value) -> Result<Option<Value>, TranslateError> {
-    Ok(Some(match choice {
-        Value::Null => return Ok(None),
-        Value::String(s) => match s.as_str() {
-            "auto" => json!({"type": "auto"}),
-            "required" | "any" => json!({"type": "any"}),
-            "none" => json!({"type": "none"}),
-            other => {
-                return Err(TranslateError::new(format!(
-                    "tool_choice `{other}` is not one of auto, required, none"
-                ))
-                .with_param("tool_choice"));
-            }
-        },
-        Value::Object(o) => {
-            match o
-                .get("function")
-                .and_then(|f| f.get("name"))
-                .and_then(Value::as_str)
-            {
-                Some(name) => json!({"type": "tool", "name": name}),
-                None => Value::Object(o.clone()),
-            }
-        }
-        _ => {
-            return Err(
-                TranslateError::new("tool_choice must be a string or an object")
-                    .with_param("tool_choice"),
-            );
-        }
+    Ok(turns::tool_choice(choice)?.map(|choice| match choice {
+        ToolChoice::Auto => json!({"type": "auto"}),
+        ToolChoice::Any => json!({"type": "any"}),
+        ToolChoice::None => json!({"type": "none"}),
+        ToolChoice::Function(name) => json!({"type": "tool", "name": name}),
+        ToolChoice::Other(o) => Value::Object(o.clone()),
     }))
 }
 
@@ -388,11 +271,7 @@ pub fn usage_of(u: &Value) -> Usage {
 
 /// A Messages API response -> a `chat.completion`, and its usage.
 pub fn response(body: &[u8]) -> Result<(Value, Usage), TranslateError> {
-    let message: Value = serde_json::from_slice(body)
-        .map_err(|e| TranslateError::new(format!("the response is not JSON ({e})")))?;
-    if !message.is_object() {
-        return Err(TranslateError::new("the response is not a JSON object"));
-    }
+    let message = response_object(body)?;
     let mut text = String::new();
     let mut reasoning = String::new();
     let mut thinking_blocks = Vec::new();
@@ -409,18 +288,15 @@ pub fn response(body: &[u8]) -> Result<(Value, Usage), TranslateError> {
                 reasoning.push_str(block.get("thinking").and_then(Value::as_str).unwrap_or(""));
                 thinking_blocks.push(block.clone());
             }
-            Some("tool_use") => tool_calls.push(json!({
-                "id": block.get("id").cloned().unwrap_or(Value::Null),
-                "type": "function",
-                "function": {
-                    "name": block.get("name").cloned().unwrap_or(Value::Null),
-                    "arguments": block.get("input").map_or_else(|| "{}".to_string(), Value::to_string),
-                },
-            })),
+            Some("tool_use") => tool_calls.push(tool_call(
+                block.get("id").cloned().unwrap_or(Value::Null),
+                block.get("name").cloned().unwrap_or(Value::Null),
+                block.get("input"),
+            )),
             _ => {}
         }
     }
-    let mut msg = json!({"role": "assistant", "content": if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { json!(text) }});
+    let mut msg = assistant_message(text, &tool_calls);
     if !tool_calls.is_empty() {
         msg["tool_calls"] = Value::Array(tool_calls);
     }
@@ -435,15 +311,12 @@ pub fn response(body: &[u8]) -> Result<(Value, Usage), TranslateError> {
             .and_then(Value::as_str)
             .unwrap_or("end_turn"),
     );
-    let out = json!({
-        "id": message.get("id").cloned().unwrap_or(Value::Null),
-        "object": "chat.completion",
-        "created": now(),
-        "model": message.get("model").cloned().unwrap_or(Value::Null),
-        "system_fingerprint": null,
-        "choices": [{"index": 0, "message": msg, "logprobs": null, "finish_reason": finish}],
-        "usage": usage_json(&usage),
-    });
+    let out = chat_completion(
+        message.get("id").cloned().unwrap_or(Value::Null),
+        message.get("model").cloned().unwrap_or(Value::Null),
+        json!([{"index": 0, "message": msg, "logprobs": null, "finish_reason": finish}]),
+        usage_json(&usage),
+    );
     Ok((out, usage))
 }
 

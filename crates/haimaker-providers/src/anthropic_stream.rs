@@ -12,25 +12,25 @@
 //! | `ping`, `content_block_stop` | nothing |
 
 use bytes::Bytes;
-use haimaker_openai::{SseEvent, SseSplitter, Usage};
+use haimaker_openai::Usage;
 use serde_json::{Value, json};
 
 use crate::anthropic::{finish_reason, usage_of};
 use crate::errors;
-use crate::util::{data_event, now, usage_json};
+use crate::stream::{
+    ChunkHead, SseData, SseInput, ToolCalls, finish_data, merge_non_null, push_data,
+    tool_call_arguments, tool_call_start,
+};
+use crate::util::{data_event, usage_json};
 use crate::{StreamFormat, StreamTranslator};
 
 #[derive(Default)]
 pub struct AnthropicToOpenAi {
-    splitter: SseSplitter,
-    scratch: Vec<SseEvent>,
-    id: String,
-    model: String,
-    created: u64,
+    input: SseInput,
+    head: ChunkHead,
     /// `message_start`'s usage (input and cache counts), updated by `message_delta`.
     usage: Value,
-    /// Content block index -> tool call index.
-    tools: Vec<(u64, usize)>,
+    tools: ToolCalls,
     done: bool,
     saw_usage: bool,
 }
@@ -38,29 +38,19 @@ pub struct AnthropicToOpenAi {
 impl AnthropicToOpenAi {
     pub fn new() -> Self {
         Self {
-            created: now(),
+            head: ChunkHead::new(String::new(), String::new()),
             usage: json!({}),
             ..Self::default()
         }
     }
 
     fn chunk(&self, delta: Value, finish: Option<&str>) -> Bytes {
-        data_event(&json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
-        }))
+        self.head.chunk(0, delta, finish)
     }
 
     fn merge_usage(&mut self, u: &Value) {
         if let (Some(into), Some(from)) = (self.usage.as_object_mut(), u.as_object()) {
-            for (k, v) in from {
-                if !v.is_null() {
-                    into.insert(k.clone(), v.clone());
-                }
-            }
+            merge_non_null(into, from);
             self.saw_usage = true;
         }
     }
@@ -72,12 +62,12 @@ impl AnthropicToOpenAi {
         match event.get("type").and_then(Value::as_str).unwrap_or("") {
             "message_start" => {
                 let message = event.get("message").unwrap_or(&Value::Null);
-                self.id = message
+                self.head.id = message
                     .get("id")
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string();
-                self.model = message
+                self.head.model = message
                     .get("model")
                     .and_then(Value::as_str)
                     .unwrap_or("")
@@ -92,15 +82,9 @@ impl AnthropicToOpenAi {
                 let index = event.get("index").and_then(Value::as_u64).unwrap_or(0);
                 match block.get("type").and_then(Value::as_str) {
                     Some("tool_use") => {
-                        let tool = self.tools.len();
-                        self.tools.push((index, tool));
+                        let tool = self.tools.start(index);
                         out.push(self.chunk(
-                            json!({"tool_calls": [{
-                                "index": tool,
-                                "id": block.get("id"),
-                                "type": "function",
-                                "function": {"name": block.get("name"), "arguments": ""},
-                            }]}),
+                            tool_call_start(tool, block.get("id"), block.get("name")),
                             None,
                         ));
                     }
@@ -124,18 +108,10 @@ impl AnthropicToOpenAi {
                         out.push(self.chunk(json!({"content": delta.get("text")}), None));
                     }
                     Some("input_json_delta") => {
-                        let tool = self
-                            .tools
-                            .iter()
-                            .find(|(i, _)| *i == index)
-                            .map_or(0, |(_, t)| *t);
-                        out.push(self.chunk(
-                            json!({"tool_calls": [{
-                                "index": tool,
-                                "function": {"arguments": delta.get("partial_json")},
-                            }]}),
-                            None,
-                        ));
+                        let tool = self.tools.of(index);
+                        out.push(
+                            self.chunk(tool_call_arguments(tool, delta.get("partial_json")), None),
+                        );
                     }
                     Some("thinking_delta") => {
                         out.push(
@@ -173,40 +149,28 @@ impl AnthropicToOpenAi {
             return;
         }
         self.done = true;
-        if let Some(usage) = self.usage() {
-            out.push(data_event(&json!({
-                "id": self.id,
-                "object": "chat.completion.chunk",
-                "created": self.created,
-                "model": self.model,
-                "choices": [],
-                "usage": usage_json(&usage),
-            })));
-        }
-        out.push(Bytes::from_static(b"data: [DONE]\n\n"));
+        let usage = self.usage().map(|usage| usage_json(&usage));
+        self.head.end(usage, out);
+    }
+}
+
+impl SseData for AnthropicToOpenAi {
+    fn input(&mut self) -> &mut SseInput {
+        &mut self.input
+    }
+
+    fn data(&mut self, data: &[u8], out: &mut Vec<Bytes>) {
+        self.event(data, out);
     }
 }
 
 impl StreamTranslator for AnthropicToOpenAi {
     fn push(&mut self, chunk: &[u8], out: &mut Vec<Bytes>) {
-        self.splitter
-            .push(Bytes::copy_from_slice(chunk), &mut self.scratch);
-        let events = std::mem::take(&mut self.scratch);
-        for event in &events {
-            if let Some(data) = event.data() {
-                self.event(&data, out);
-            }
-        }
-        self.scratch = events;
-        self.scratch.clear();
+        push_data(self, chunk, out);
     }
 
     fn finish(&mut self, out: &mut Vec<Bytes>) {
-        if let Some(rest) = self.splitter.finish()
-            && let Some(data) = rest.data()
-        {
-            self.event(&data, out);
-        }
+        finish_data(self, out);
     }
 
     fn usage(&self) -> Option<Usage> {
@@ -245,17 +209,7 @@ pub(crate) mod tests {
         t.push(a, &mut out);
         t.push(b, &mut out);
         t.finish(&mut out);
-        out.iter()
-            .map(|e| {
-                let s = std::str::from_utf8(e).unwrap();
-                let d = s.strip_prefix("data: ").unwrap().trim();
-                if d == "[DONE]" {
-                    json!("[DONE]")
-                } else {
-                    serde_json::from_str(d).unwrap()
-                }
-            })
-            .collect()
+        crate::test_util::data_events(&out)
     }
 
     #[test]

@@ -2,7 +2,7 @@
 use super::*;
 
 fn req(v: Value) -> Result<Value, TranslateError> {
-    request(v.as_object().unwrap().clone(), "claude-sonnet-4-5", false)
+    request(crate::test_util::map(v), "claude-sonnet-4-5", false)
 }
 
 #[test]

@@ -16,7 +16,11 @@ use serde_json::{Map, Value, json};
 
 use crate::TranslateError;
 use crate::params;
-use crate::util::{now, parse_data_url, text_of, u64_at, usage, usage_json};
+use crate::turns::{self, ToolChoice, TurnFormat};
+use crate::util::{
+    assistant_message, chat_completion, parse_data_url, response_object, tool_call, u64_at, usage,
+    usage_json,
+};
 
 /// The SigV4 service name of the runtime endpoint.
 pub const SIGNING_SERVICE: &str = "bedrock";
@@ -79,15 +83,8 @@ pub fn request(
     drop_params: bool,
 ) -> Result<Value, TranslateError> {
     params::enforce("bedrock", model, &mut body, SUPPORTED, drop_params)?;
-    let messages = match body.remove("messages") {
-        Some(Value::Array(m)) if !m.is_empty() => m,
-        _ => {
-            return Err(
-                TranslateError::new("`messages` must be a non-empty list").with_param("messages")
-            );
-        }
-    };
-    let (system, turns) = convert_messages(messages)?;
+    let messages = turns::take_messages(&mut body, false)?;
+    let (system, turns) = turns::convert(&mut Turns, messages)?;
     let mut out = Map::new();
     out.insert("messages".into(), Value::Array(turns));
     if !system.is_empty() {
@@ -113,17 +110,9 @@ pub fn request(
                 inference.insert("topP".into(), value);
             }
             "stop" => {
-                let stops = match value {
-                    Value::String(s) => json!([s]),
-                    Value::Array(a) => Value::Array(a),
-                    _ => {
-                        return Err(TranslateError::new(
-                            "`stop` must be a string or a list of strings",
-                        )
-                        .with_param("stop"));
-                    }
-                };
-                inference.insert("stopSequences".into(), stops);
+                if let Some(stops) = turns::stop_sequences(value)? {
+                    inference.insert("stopSequences".into(), stops);
+                }
             }
             "tools" => tools = Some(convert_tools(value)?),
             "tool_choice" => choice = convert_tool_choice(&value)?,
@@ -168,105 +157,42 @@ pub fn request(
     Ok(Value::Object(out))
 }
 
-fn convert_messages(messages: Vec<Value>) -> Result<(Vec<Value>, Vec<Value>), TranslateError> {
-    let mut system = Vec::new();
-    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
-    for (i, message) in messages.into_iter().enumerate() {
-        let param = || format!("messages[{i}]");
-        let Value::Object(mut m) = message else {
-            return Err(TranslateError::new("each message must be an object").with_param(param()));
-        };
-        let role = m
-            .get("role")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let content = m.remove("content").unwrap_or(Value::Null);
-        let (role, blocks) = match role.as_str() {
-            "system" | "developer" => {
-                for block in blocks_of(content, &param())? {
-                    if block.get("text").is_some() {
-                        system.push(block);
-                    }
-                }
-                continue;
-            }
-            "user" => ("user", blocks_of(content, &param())?),
-            "assistant" => {
-                let mut blocks = blocks_of(content, &param())?;
-                let calls = match m.remove("tool_calls") {
-                    Some(Value::Array(a)) => a,
-                    _ => Vec::new(),
-                };
-                for (j, call) in calls.into_iter().enumerate() {
-                    let function = call.get("function").unwrap_or(&Value::Null);
-                    let arguments = function
-                        .get("arguments")
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
-                    let input: Value = if arguments.trim().is_empty() {
-                        json!({})
-                    } else {
-                        serde_json::from_str(arguments).map_err(|e| {
-                            TranslateError::new(format!(
-                                "tool call arguments are not valid JSON ({e})"
-                            ))
-                            .with_param(format!("{}.tool_calls[{j}].function.arguments", param()))
-                        })?
-                    };
-                    blocks.push(json!({"toolUse": {
-                        "toolUseId": call.get("id").cloned().unwrap_or(Value::Null),
-                        "name": function.get("name").cloned().unwrap_or(Value::Null),
-                        "input": input,
-                    }}));
-                }
-                ("assistant", blocks)
-            }
-            "tool" | "function" => {
-                let id = m
-                    .get("tool_call_id")
-                    .or_else(|| m.get("name"))
-                    .cloned()
-                    .unwrap_or(Value::Null);
-                let text = match &content {
-                    Value::Array(parts) => parts
-                        .iter()
-                        .filter_map(|p| p.get("text").and_then(Value::as_str))
-                        .collect::<Vec<_>>()
-                        .join(""),
-                    other => text_of(other),
-                };
-                (
-                    "user",
-                    vec![json!({"toolResult": {"toolUseId": id, "content": [{"text": text}]}})],
-                )
-            }
-            other => {
-                return Err(TranslateError::new(format!(
-                    "message role `{other}` is not supported by bedrock"
-                ))
-                .with_param(format!("{}.role", param())));
-            }
-        };
-        if blocks.is_empty() {
-            continue;
-        }
-        match turns.last_mut() {
-            Some((last, existing)) if *last == role => existing.extend(blocks),
-            _ => turns.push((role, blocks)),
-        }
+/// Converse's turns: `content` blocks, `toolUse` / `toolResult` blocks, text-only system blocks.
+struct Turns;
+
+impl TurnFormat for Turns {
+    const PROVIDER: &'static str = "bedrock";
+    const ASSISTANT: &'static str = "assistant";
+    const BLOCKS: &'static str = "content";
+
+    fn content(&mut self, content: Value, param: &str) -> Result<Vec<Value>, TranslateError> {
+        blocks_of(content, param)
     }
-    if turns.is_empty() {
-        return Err(
-            TranslateError::new("bedrock needs at least one user or assistant message")
-                .with_param("messages"),
-        );
+
+    fn system(&mut self, content: Value, param: &str) -> Result<Vec<Value>, TranslateError> {
+        let mut blocks = blocks_of(content, param)?;
+        blocks.retain(|block| block.get("text").is_some());
+        Ok(blocks)
     }
-    let turns = turns
-        .into_iter()
-        .map(|(role, content)| json!({"role": role, "content": content}))
-        .collect();
-    Ok((system, turns))
+
+    fn tool_call(&mut self, call: &Value, function: &Value, arguments: Value) -> Value {
+        json!({"toolUse": {
+            "toolUseId": call.get("id").cloned().unwrap_or(Value::Null),
+            "name": function.get("name").cloned().unwrap_or(Value::Null),
+            "input": arguments,
+        }})
+    }
+
+    fn tool_result(
+        &mut self,
+        m: &Map<String, Value>,
+        content: Value,
+        _param: &str,
+    ) -> Result<Value, TranslateError> {
+        let id = turns::answered_call(m);
+        let text = turns::tool_result_text(&content);
+        Ok(json!({"toolResult": {"toolUseId": id, "content": [{"text": text}]}}))
+    }
 }
 
 /// OpenAI message content -> Converse content blocks.
@@ -286,12 +212,7 @@ fn blocks_of(content: Value, param: &str) -> Result<Vec<Value>, TranslateError> 
                         _ => continue,
                     },
                     "image_url" => {
-                        let url = part
-                            .get("image_url")
-                            .and_then(|i| i.get("url").or(Some(i)))
-                            .and_then(Value::as_str)
-                            .unwrap_or("");
-                        let (media, data) = parse_data_url(url).ok_or_else(|| {
+                        let (media, data) = parse_data_url(turns::image_url(&part)).ok_or_else(|| {
                             TranslateError::new(
                                 "bedrock takes images as base64 `data:` URLs (data:image/png;base64,...)",
                             )
@@ -355,9 +276,7 @@ fn document_name(filename: &str) -> String {
 }
 
 fn convert_tools(tools: Value) -> Result<Vec<Value>, TranslateError> {
-    let Value::Array(tools) = tools else {
-        return Err(TranslateError::new("`tools` must be a list").with_param("tools"));
-    };
+    let tools = turns::tools_list(tools)?;
     let mut out = Vec::with_capacity(tools.len());
     for (i, tool) in tools.into_iter().enumerate() {
         if tool.get("toolSpec").is_some() || tool.get("cachePoint").is_some() {
@@ -372,14 +291,7 @@ fn convert_tools(tools: Value) -> Result<Vec<Value>, TranslateError> {
             ))
             .with_param(format!("tools[{i}]")));
         };
-        let mut spec = Map::new();
-        spec.insert(
-            "name".into(),
-            function.get("name").cloned().unwrap_or(Value::Null),
-        );
-        if let Some(d) = function.get("description") {
-            spec.insert("description".into(), d.clone());
-        }
+        let mut spec = turns::function_declaration(function);
         spec.insert(
             "inputSchema".into(),
             json!({"json": function
@@ -395,33 +307,13 @@ fn convert_tools(tools: Value) -> Result<Vec<Value>, TranslateError> {
 /// OpenAI `tool_choice` -> Converse `toolChoice`. Converse has no "none": the tools are sent
 /// without a choice (the model decides), as LiteLLM does.
 fn convert_tool_choice(choice: &Value) -> Result<Option<Value>, TranslateError> {
-    Ok(match choice {
-        Value::String(s) => match s.as_str() {
-            "auto" => Some(json!({"auto": {}})),
-            "required" | "any" => Some(json!({"any": {}})),
-            "none" => None,
-            other => {
-                return Err(TranslateError::new(format!(
-                    "tool_choice `{other}` is not one of auto, required, none"
-                ))
-                .with_param("tool_choice"));
-            }
-        },
-        Value::Object(o) => match o
-            .get("function")
-            .and_then(|f| f.get("name"))
-            .and_then(Value::as_str)
-        {
-            Some(name) => Some(json!({"tool": {"name": name}})),
-            None => Some(Value::Object(o.clone())),
-        },
-        _ => {
-            return Err(
-                TranslateError::new("tool_choice must be a string or an object")
-                    .with_param("tool_choice"),
-            );
-        }
-    })
+    Ok(turns::tool_choice(choice)?.and_then(|choice| match choice {
+        ToolChoice::Auto => Some(json!({"auto": {}})),
+        ToolChoice::Any => Some(json!({"any": {}})),
+        ToolChoice::None => None,
+        ToolChoice::Function(name) => Some(json!({"tool": {"name": name}})),
+        ToolChoice::Other(o) => Some(Value::Object(o.clone())),
+    }))
 }
 
 /// Converse `stopReason` -> OpenAI `finish_reason`.
@@ -449,11 +341,7 @@ pub fn usage_of(u: &Value) -> Usage {
 
 /// A Converse response -> a `chat.completion`, and its usage.
 pub fn response(body: &[u8], model: &str) -> Result<(Value, Usage), TranslateError> {
-    let answer: Value = serde_json::from_slice(body)
-        .map_err(|e| TranslateError::new(format!("the response is not JSON ({e})")))?;
-    if !answer.is_object() {
-        return Err(TranslateError::new("the response is not a JSON object"));
-    }
+    let answer = response_object(body)?;
     let mut text = String::new();
     let mut reasoning = String::new();
     let mut tool_calls = Vec::new();
@@ -466,14 +354,11 @@ pub fn response(body: &[u8], model: &str) -> Result<(Value, Usage), TranslateErr
         if let Some(t) = block.get("text").and_then(Value::as_str) {
             text.push_str(t);
         } else if let Some(tool) = block.get("toolUse") {
-            tool_calls.push(json!({
-                "id": tool.get("toolUseId").cloned().unwrap_or(Value::Null),
-                "type": "function",
-                "function": {
-                    "name": tool.get("name").cloned().unwrap_or(Value::Null),
-                    "arguments": tool.get("input").map_or_else(|| "{}".to_string(), Value::to_string),
-                },
-            }));
+            tool_calls.push(tool_call(
+                tool.get("toolUseId").cloned().unwrap_or(Value::Null),
+                tool.get("name").cloned().unwrap_or(Value::Null),
+                tool.get("input"),
+            ));
         } else if let Some(r) = block
             .pointer("/reasoningContent/reasoningText/text")
             .and_then(Value::as_str)
@@ -481,10 +366,7 @@ pub fn response(body: &[u8], model: &str) -> Result<(Value, Usage), TranslateErr
             reasoning.push_str(r);
         }
     }
-    let mut message = json!({
-        "role": "assistant",
-        "content": if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { json!(text) },
-    });
+    let mut message = assistant_message(text, &tool_calls);
     if !tool_calls.is_empty() {
         message["tool_calls"] = Value::Array(tool_calls);
     }
@@ -498,15 +380,12 @@ pub fn response(body: &[u8], model: &str) -> Result<(Value, Usage), TranslateErr
             .and_then(Value::as_str)
             .unwrap_or("end_turn"),
     );
-    let out = json!({
-        "id": format!("chatcmpl-{}", uuid::Uuid::new_v4()),
-        "object": "chat.completion",
-        "created": now(),
-        "model": model,
-        "system_fingerprint": null,
-        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
-        "usage": usage_json(&usage),
-    });
+    let out = chat_completion(
+        json!(format!("chatcmpl-{}", uuid::Uuid::new_v4())),
+        json!(model),
+        json!([{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}]),
+        usage_json(&usage),
+    );
     Ok((out, usage))
 }
 

@@ -17,17 +17,15 @@ use serde_json::{Value, json};
 use crate::bedrock::{exception_status, finish_reason, usage_of};
 use crate::errors;
 use crate::eventstream::{Decoder, Message};
-use crate::util::{data_event, now, usage_json};
+use crate::stream::{ChunkHead, ToolCalls, tool_call_arguments, tool_call_start};
+use crate::util::{data_event, usage_json};
 use crate::{StreamFormat, StreamTranslator};
 
 pub struct BedrockToOpenAi {
     decoder: Decoder,
-    id: String,
-    model: String,
-    created: u64,
+    head: ChunkHead,
     started: bool,
-    /// Content block index -> tool call index.
-    tools: Vec<(u64, usize)>,
+    tools: ToolCalls,
     usage: Option<Value>,
     done: bool,
 }
@@ -36,11 +34,12 @@ impl BedrockToOpenAi {
     pub fn new(model: &str) -> Self {
         Self {
             decoder: Decoder::new(),
-            id: format!("chatcmpl-{}", uuid::Uuid::new_v4()),
-            model: model.to_string(),
-            created: now(),
+            head: ChunkHead::new(
+                format!("chatcmpl-{}", uuid::Uuid::new_v4()),
+                model.to_string(),
+            ),
             started: false,
-            tools: Vec::new(),
+            tools: ToolCalls::default(),
             usage: None,
             done: false,
         }
@@ -51,13 +50,7 @@ impl BedrockToOpenAi {
             self.started = true;
             delta["role"] = json!("assistant");
         }
-        data_event(&json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
-        }))
+        self.head.chunk(0, delta, finish)
     }
 
     fn error(&mut self, status: u16, message: &str, out: &mut Vec<Bytes>) {
@@ -107,15 +100,9 @@ impl BedrockToOpenAi {
                         .get("contentBlockIndex")
                         .and_then(Value::as_u64)
                         .unwrap_or(0);
-                    let call = self.tools.len();
-                    self.tools.push((index, call));
+                    let call = self.tools.start(index);
                     let chunk = self.chunk(
-                        json!({"tool_calls": [{
-                            "index": call,
-                            "id": tool.get("toolUseId"),
-                            "type": "function",
-                            "function": {"name": tool.get("name"), "arguments": ""},
-                        }]}),
+                        tool_call_start(call, tool.get("toolUseId"), tool.get("name")),
                         None,
                     );
                     out.push(chunk);
@@ -130,12 +117,7 @@ impl BedrockToOpenAi {
                 let translated = if let Some(text) = delta.get("text") {
                     json!({"content": text})
                 } else if let Some(input) = delta.pointer("/toolUse/input") {
-                    let call = self
-                        .tools
-                        .iter()
-                        .find(|(i, _)| *i == index)
-                        .map_or(0, |(_, c)| *c);
-                    json!({"tool_calls": [{"index": call, "function": {"arguments": input}}]})
+                    tool_call_arguments(self.tools.of(index), Some(input))
                 } else if let Some(text) = delta.pointer("/reasoningContent/text") {
                     json!({"reasoning_content": text})
                 } else {
@@ -166,17 +148,8 @@ impl BedrockToOpenAi {
             return;
         }
         self.done = true;
-        if let Some(u) = &self.usage {
-            out.push(data_event(&json!({
-                "id": self.id,
-                "object": "chat.completion.chunk",
-                "created": self.created,
-                "model": self.model,
-                "choices": [],
-                "usage": usage_json(&usage_of(u)),
-            })));
-        }
-        out.push(Bytes::from_static(b"data: [DONE]\n\n"));
+        let usage = self.usage.as_ref().map(|u| usage_json(&usage_of(u)));
+        self.head.end(usage, out);
     }
 }
 

@@ -6,10 +6,7 @@ use super::*;
 use crate::StreamTranslator;
 use crate::bedrock_stream::BedrockToOpenAi;
 use crate::eventstream::encode;
-
-fn map(v: Value) -> Map<String, Value> {
-    v.as_object().unwrap().clone()
-}
+use crate::test_util::{data_events, map};
 
 #[test]
 fn urls_encode_the_model_id() {
@@ -209,21 +206,16 @@ pub(crate) fn documented_stream() -> Vec<u8> {
     .concat()
 }
 
+/// The events, with the id and creation time (which differ run by run) nulled.
 fn parse(out: &[bytes::Bytes]) -> Vec<Value> {
-    out.iter()
-        .map(|e| {
-            let s = std::str::from_utf8(e).unwrap();
-            let d = s.strip_prefix("data: ").unwrap().trim();
-            if d == "[DONE]" {
-                json!("[DONE]")
-            } else {
-                let mut v: Value = serde_json::from_str(d).unwrap();
-                if v.get("id").is_some() {
-                    v["id"] = Value::Null;
-                    v["created"] = Value::Null;
-                }
-                v
+    data_events(out)
+        .into_iter()
+        .map(|mut v| {
+            if v.get("id").is_some() {
+                v["id"] = Value::Null;
+                v["created"] = Value::Null;
             }
+            v
         })
         .collect()
 }

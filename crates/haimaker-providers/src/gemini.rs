@@ -16,7 +16,11 @@ use serde_json::{Map, Value, json};
 
 use crate::TranslateError;
 use crate::params;
-use crate::util::{now, parse_data_url, text_of, u64_at, usage, usage_json};
+use crate::turns::{self, ToolChoice, TurnFormat};
+use crate::util::{
+    assistant_message, chat_completion, parse_data_url, response_object, tool_call, u64_at, usage,
+    usage_json,
+};
 
 pub const DEFAULT_API_BASE: &str = "https://generativelanguage.googleapis.com/v1beta";
 
@@ -61,15 +65,8 @@ pub fn request(
     drop_params: bool,
 ) -> Result<Value, TranslateError> {
     params::enforce("gemini", model, &mut body, SUPPORTED, drop_params)?;
-    let messages = match body.remove("messages") {
-        Some(Value::Array(m)) if !m.is_empty() => m,
-        _ => {
-            return Err(
-                TranslateError::new("`messages` must be a non-empty list").with_param("messages")
-            );
-        }
-    };
-    let (system, contents) = convert_messages(messages)?;
+    let messages = turns::take_messages(&mut body, false)?;
+    let (system, contents) = turns::convert(&mut Turns::default(), messages)?;
     let mut out = Map::new();
     out.insert("contents".into(), Value::Array(contents));
     if !system.is_empty() {
@@ -107,17 +104,9 @@ pub fn request(
                 config.insert("seed".into(), value);
             }
             "stop" => {
-                let stops = match value {
-                    Value::String(s) => json!([s]),
-                    Value::Array(a) => Value::Array(a),
-                    _ => {
-                        return Err(TranslateError::new(
-                            "`stop` must be a string or a list of strings",
-                        )
-                        .with_param("stop"));
-                    }
-                };
-                config.insert("stopSequences".into(), stops);
+                if let Some(stops) = turns::stop_sequences(value)? {
+                    config.insert("stopSequences".into(), stops);
+                }
             }
             "response_format" => response_format(&value, &mut config)?,
             "reasoning_effort" => {
@@ -186,124 +175,66 @@ fn response_format(value: &Value, config: &mut Map<String, Value>) -> Result<(),
     Ok(())
 }
 
-fn convert_messages(messages: Vec<Value>) -> Result<(Vec<Value>, Vec<Value>), TranslateError> {
-    let mut system = Vec::new();
-    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
-    // tool_call_id -> function name, for the functionResponse parts that answer them.
-    let mut call_names: Vec<(String, String)> = Vec::new();
-    for (i, message) in messages.into_iter().enumerate() {
-        let param = || format!("messages[{i}]");
-        let Value::Object(mut m) = message else {
-            return Err(TranslateError::new("each message must be an object").with_param(param()));
-        };
-        let role = m
-            .get("role")
+/// Gemini's turns: `parts`, `model` for the assistant, `functionCall` / `functionResponse`
+/// parts. A `functionResponse` names the function it answers, so the names of the calls seen
+/// so far are kept (tool_call_id -> function name).
+#[derive(Default)]
+struct Turns {
+    call_names: Vec<(String, String)>,
+}
+
+impl TurnFormat for Turns {
+    const PROVIDER: &'static str = "gemini";
+    const ASSISTANT: &'static str = "model";
+    const BLOCKS: &'static str = "parts";
+
+    fn content(&mut self, content: Value, param: &str) -> Result<Vec<Value>, TranslateError> {
+        parts_of(content, param)
+    }
+
+    fn tool_call(&mut self, call: &Value, function: &Value, arguments: Value) -> Value {
+        let name = function
+            .get("name")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let content = m.remove("content").unwrap_or(Value::Null);
-        let (role, parts) = match role.as_str() {
-            "system" | "developer" => {
-                system.extend(parts_of(content, &param())?);
-                continue;
-            }
-            "user" => ("user", parts_of(content, &param())?),
-            "assistant" => {
-                let mut parts = parts_of(content, &param())?;
-                let calls = match m.remove("tool_calls") {
-                    Some(Value::Array(a)) => a,
-                    _ => Vec::new(),
-                };
-                for (j, call) in calls.into_iter().enumerate() {
-                    let function = call.get("function").unwrap_or(&Value::Null);
-                    let name = function
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string();
-                    let arguments = function
-                        .get("arguments")
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
-                    let args: Value = if arguments.trim().is_empty() {
-                        json!({})
-                    } else {
-                        serde_json::from_str(arguments).map_err(|e| {
-                            TranslateError::new(format!(
-                                "tool call arguments are not valid JSON ({e})"
-                            ))
-                            .with_param(format!("{}.tool_calls[{j}].function.arguments", param()))
-                        })?
-                    };
-                    if let Some(id) = call.get("id").and_then(Value::as_str) {
-                        call_names.push((id.to_string(), name.clone()));
-                    }
-                    parts.push(json!({"functionCall": {"name": name, "args": args}}));
-                }
-                ("model", parts)
-            }
-            "tool" | "function" => {
-                let name = m
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .or_else(|| {
-                        let id = m.get("tool_call_id").and_then(Value::as_str)?;
-                        call_names
-                            .iter()
-                            .find(|(c, _)| c == id)
-                            .map(|(_, n)| n.clone())
-                    })
-                    .ok_or_else(|| {
-                        TranslateError::new(
-                            "a tool message must answer a tool call of an earlier assistant message (tool_call_id) or carry its `name`",
-                        )
-                        .with_param(format!("{}.tool_call_id", param()))
-                    })?;
-                let text = match &content {
-                    Value::Array(parts) => parts
-                        .iter()
-                        .filter_map(|p| p.get("text").and_then(Value::as_str))
-                        .collect::<Vec<_>>()
-                        .join(""),
-                    other => text_of(other),
-                };
-                // Gemini wants an object: a JSON object result as it is, anything else wrapped.
-                let response = match serde_json::from_str::<Value>(&text) {
-                    Ok(Value::Object(o)) => Value::Object(o),
-                    _ => json!({"content": text}),
-                };
-                (
-                    "user",
-                    vec![json!({"functionResponse": {"name": name, "response": response}})],
+        if let Some(id) = call.get("id").and_then(Value::as_str) {
+            self.call_names.push((id.to_string(), name.clone()));
+        }
+        json!({"functionCall": {"name": name, "args": arguments}})
+    }
+
+    fn tool_result(
+        &mut self,
+        m: &Map<String, Value>,
+        content: Value,
+        param: &str,
+    ) -> Result<Value, TranslateError> {
+        let name = m
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| {
+                let id = m.get("tool_call_id").and_then(Value::as_str)?;
+                self.call_names
+                    .iter()
+                    .find(|(c, _)| c == id)
+                    .map(|(_, n)| n.clone())
+            })
+            .ok_or_else(|| {
+                TranslateError::new(
+                    "a tool message must answer a tool call of an earlier assistant message (tool_call_id) or carry its `name`",
                 )
-            }
-            other => {
-                return Err(TranslateError::new(format!(
-                    "message role `{other}` is not supported by gemini"
-                ))
-                .with_param(format!("{}.role", param())));
-            }
+                .with_param(format!("{param}.tool_call_id"))
+            })?;
+        let text = turns::tool_result_text(&content);
+        // Gemini wants an object: a JSON object result as it is, anything else wrapped.
+        let response = match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(o)) => Value::Object(o),
+            _ => json!({"content": text}),
         };
-        if parts.is_empty() {
-            continue;
-        }
-        match turns.last_mut() {
-            Some((last, existing)) if *last == role => existing.extend(parts),
-            _ => turns.push((role, parts)),
-        }
+        Ok(json!({"functionResponse": {"name": name, "response": response}}))
     }
-    if turns.is_empty() {
-        return Err(
-            TranslateError::new("gemini needs at least one user or assistant message")
-                .with_param("messages"),
-        );
-    }
-    let contents = turns
-        .into_iter()
-        .map(|(role, parts)| json!({"role": role, "parts": parts}))
-        .collect();
-    Ok((system, contents))
 }
 
 /// OpenAI message content -> Gemini parts.
@@ -322,11 +253,7 @@ fn parts_of(content: Value, param: &str) -> Result<Vec<Value>, TranslateError> {
                         _ => continue,
                     },
                     "image_url" => {
-                        let url = part
-                            .get("image_url")
-                            .and_then(|i| i.get("url").or(Some(i)))
-                            .and_then(Value::as_str)
-                            .unwrap_or("");
+                        let url = turns::image_url(&part);
                         let mime = part
                             .get("image_url")
                             .and_then(|i| i.get("format"))
@@ -403,9 +330,7 @@ fn mime_from_extension(url: &str) -> &'static str {
 }
 
 fn convert_tools(tools: Value) -> Result<Option<Value>, TranslateError> {
-    let Value::Array(tools) = tools else {
-        return Err(TranslateError::new("`tools` must be a list").with_param("tools"));
-    };
+    let tools = turns::tools_list(tools)?;
     let mut declarations = Vec::new();
     let mut native = Vec::new();
     for (i, tool) in tools.into_iter().enumerate() {
@@ -421,14 +346,7 @@ fn convert_tools(tools: Value) -> Result<Option<Value>, TranslateError> {
             ))
             .with_param(format!("tools[{i}]")));
         };
-        let mut declaration = Map::new();
-        declaration.insert(
-            "name".into(),
-            function.get("name").cloned().unwrap_or(Value::Null),
-        );
-        if let Some(d) = function.get("description") {
-            declaration.insert("description".into(), d.clone());
-        }
+        let mut declaration = turns::function_declaration(function);
         if let Some(parameters) = function.get("parameters") {
             let schema = clean_schema(parameters);
             let empty = schema
@@ -483,32 +401,18 @@ fn clean_schema(schema: &Value) -> Value {
 }
 
 fn convert_tool_choice(choice: &Value) -> Result<Value, TranslateError> {
-    let config = match choice {
-        Value::String(s) => match s.as_str() {
-            "auto" => json!({"mode": "AUTO"}),
-            "required" | "any" => json!({"mode": "ANY"}),
-            "none" => json!({"mode": "NONE"}),
-            other => {
-                return Err(TranslateError::new(format!(
-                    "tool_choice `{other}` is not one of auto, required, none"
-                ))
-                .with_param("tool_choice"));
-            }
-        },
-        Value::Object(o) => match o
-            .get("function")
-            .and_then(|f| f.get("name"))
-            .and_then(Value::as_str)
-        {
-            Some(name) => json!({"mode": "ANY", "allowedFunctionNames": [name]}),
-            None => {
-                return Err(TranslateError::new(
-                    "tool_choice must name a function: {\"type\": \"function\", \"function\": {\"name\": ...}}",
-                )
-                .with_param("tool_choice"));
-            }
-        },
-        _ => {
+    let config = match turns::tool_choice(choice)? {
+        Some(ToolChoice::Auto) => json!({"mode": "AUTO"}),
+        Some(ToolChoice::Any) => json!({"mode": "ANY"}),
+        Some(ToolChoice::None) => json!({"mode": "NONE"}),
+        Some(ToolChoice::Function(name)) => json!({"mode": "ANY", "allowedFunctionNames": [name]}),
+        Some(ToolChoice::Other(_)) => {
+            return Err(TranslateError::new(
+                "tool_choice must name a function: {\"type\": \"function\", \"function\": {\"name\": ...}}",
+            )
+            .with_param("tool_choice"));
+        }
+        None => {
             return Err(
                 TranslateError::new("tool_choice must be a string or an object")
                     .with_param("tool_choice"),
@@ -568,14 +472,15 @@ pub(crate) fn read_parts(content: &Value) -> (String, String, Vec<Value>) {
         .flatten()
     {
         if let Some(call) = part.get("functionCall") {
-            calls.push(json!({
-                "id": call.get("id").and_then(Value::as_str).map_or_else(call_id, str::to_string),
-                "type": "function",
-                "function": {
-                    "name": call.get("name").cloned().unwrap_or(Value::Null),
-                    "arguments": call.get("args").map_or_else(|| "{}".to_string(), Value::to_string),
-                },
-            }));
+            calls.push(tool_call(
+                json!(
+                    call.get("id")
+                        .and_then(Value::as_str)
+                        .map_or_else(call_id, str::to_string)
+                ),
+                call.get("name").cloned().unwrap_or(Value::Null),
+                call.get("args"),
+            ));
         } else if let Some(t) = part.get("text").and_then(Value::as_str) {
             if part.get("thought").and_then(Value::as_bool) == Some(true) {
                 reasoning.push_str(t);
@@ -589,11 +494,7 @@ pub(crate) fn read_parts(content: &Value) -> (String, String, Vec<Value>) {
 
 /// A `GenerateContentResponse` -> a `chat.completion`, and its usage.
 pub fn response(body: &[u8], model: &str) -> Result<(Value, Usage), TranslateError> {
-    let answer: Value = serde_json::from_slice(body)
-        .map_err(|e| TranslateError::new(format!("the response is not JSON ({e})")))?;
-    if !answer.is_object() {
-        return Err(TranslateError::new("the response is not a JSON object"));
-    }
+    let answer = response_object(body)?;
     let mut choices = Vec::new();
     for (i, candidate) in answer
         .get("candidates")
@@ -603,10 +504,7 @@ pub fn response(body: &[u8], model: &str) -> Result<(Value, Usage), TranslateErr
         .enumerate()
     {
         let (text, reasoning, calls) = read_parts(candidate.get("content").unwrap_or(&Value::Null));
-        let mut message = json!({
-            "role": "assistant",
-            "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) },
-        });
+        let mut message = assistant_message(text, &calls);
         if !reasoning.is_empty() {
             message["reasoning_content"] = json!(reasoning);
         }
@@ -645,15 +543,17 @@ pub fn response(body: &[u8], model: &str) -> Result<(Value, Usage), TranslateErr
             || format!("chatcmpl-{}", uuid::Uuid::new_v4()),
             str::to_string,
         );
-    let out = json!({
-        "id": id,
-        "object": "chat.completion",
-        "created": now(),
-        "model": answer.get("modelVersion").and_then(Value::as_str).unwrap_or(model),
-        "system_fingerprint": null,
-        "choices": choices,
-        "usage": usage_value,
-    });
+    let out = chat_completion(
+        json!(id),
+        json!(
+            answer
+                .get("modelVersion")
+                .and_then(Value::as_str)
+                .unwrap_or(model)
+        ),
+        Value::Array(choices),
+        usage_value,
+    );
     Ok((out, usage))
 }
 

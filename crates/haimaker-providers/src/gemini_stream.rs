@@ -13,12 +13,13 @@
 //! | `{"error": {...}}` | `data: {"error": {...}}` (the OpenAI shape of a mid-stream failure) |
 
 use bytes::Bytes;
-use haimaker_openai::{SseEvent, SseSplitter, Usage};
+use haimaker_openai::Usage;
 use serde_json::{Value, json};
 
 use crate::errors;
 use crate::gemini::{call_id, finish_reason, usage_value};
-use crate::util::{data_event, now};
+use crate::stream::{ChunkHead, SseData, SseInput, finish_data, push_data};
+use crate::util::data_event;
 use crate::{StreamFormat, StreamTranslator};
 
 /// Per-candidate state.
@@ -29,11 +30,8 @@ struct Candidate {
 }
 
 pub struct GeminiToOpenAi {
-    splitter: SseSplitter,
-    scratch: Vec<SseEvent>,
-    id: String,
-    model: String,
-    created: u64,
+    input: SseInput,
+    head: ChunkHead,
     candidates: Vec<Candidate>,
     usage: Option<Value>,
     done: bool,
@@ -42,11 +40,11 @@ pub struct GeminiToOpenAi {
 impl GeminiToOpenAi {
     pub fn new(model: &str) -> Self {
         Self {
-            splitter: SseSplitter::new(),
-            scratch: Vec::new(),
-            id: format!("chatcmpl-{}", uuid::Uuid::new_v4()),
-            model: model.to_string(),
-            created: now(),
+            input: SseInput::default(),
+            head: ChunkHead::new(
+                format!("chatcmpl-{}", uuid::Uuid::new_v4()),
+                model.to_string(),
+            ),
             candidates: Vec::new(),
             usage: None,
             done: false,
@@ -54,13 +52,7 @@ impl GeminiToOpenAi {
     }
 
     fn chunk(&self, index: u64, delta: Value, finish: Option<&str>) -> Bytes {
-        data_event(&json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": index, "delta": delta, "logprobs": null, "finish_reason": finish}],
-        }))
+        self.head.chunk(index, delta, finish)
     }
 
     fn event(&mut self, data: &[u8], out: &mut Vec<Bytes>) {
@@ -89,10 +81,10 @@ impl GeminiToOpenAi {
             return;
         }
         if let Some(id) = event.get("responseId").and_then(Value::as_str) {
-            self.id = id.to_string();
+            self.head.id = id.to_string();
         }
         if let Some(model) = event.get("modelVersion").and_then(Value::as_str) {
-            self.model = model.to_string();
+            self.head.model = model.to_string();
         }
         if let Some(u) = event.get("usageMetadata").filter(|u| u.is_object()) {
             self.usage = Some(u.clone());
@@ -177,41 +169,28 @@ impl GeminiToOpenAi {
             return;
         }
         self.done = true;
-        if let Some(u) = &self.usage {
-            let (_, usage) = usage_value(u);
-            out.push(data_event(&json!({
-                "id": self.id,
-                "object": "chat.completion.chunk",
-                "created": self.created,
-                "model": self.model,
-                "choices": [],
-                "usage": usage,
-            })));
-        }
-        out.push(Bytes::from_static(b"data: [DONE]\n\n"));
+        let usage = self.usage.as_ref().map(|u| usage_value(u).1);
+        self.head.end(usage, out);
+    }
+}
+
+impl SseData for GeminiToOpenAi {
+    fn input(&mut self) -> &mut SseInput {
+        &mut self.input
+    }
+
+    fn data(&mut self, data: &[u8], out: &mut Vec<Bytes>) {
+        self.event(data, out);
     }
 }
 
 impl StreamTranslator for GeminiToOpenAi {
     fn push(&mut self, chunk: &[u8], out: &mut Vec<Bytes>) {
-        self.splitter
-            .push(Bytes::copy_from_slice(chunk), &mut self.scratch);
-        let events = std::mem::take(&mut self.scratch);
-        for event in &events {
-            if let Some(data) = event.data() {
-                self.event(&data, out);
-            }
-        }
-        self.scratch = events;
-        self.scratch.clear();
+        push_data(self, chunk, out);
     }
 
     fn finish(&mut self, out: &mut Vec<Bytes>) {
-        if let Some(rest) = self.splitter.finish()
-            && let Some(data) = rest.data()
-        {
-            self.event(&data, out);
-        }
+        finish_data(self, out);
         self.end(out);
     }
 

@@ -5,10 +5,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::StreamTranslator;
 use crate::gemini_stream::GeminiToOpenAi;
-
-fn map(v: Value) -> Map<String, Value> {
-    v.as_object().unwrap().clone()
-}
+use crate::test_util::{data_events as parse, map};
 
 #[test]
 fn urls_for_calls_and_streams() {
@@ -230,20 +227,6 @@ pub(crate) const STREAM: &str = concat!(
     "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \" is blue.\"}],\"role\": \"model\"},\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 9,\"candidatesTokenCount\": 4,\"totalTokenCount\": 13},\"modelVersion\": \"gemini-2.0-flash\",\"responseId\": \"r-1\"}\r\n\r\n",
     "data: {\"candidates\": [{\"content\": {\"parts\": [{\"functionCall\": {\"name\": \"get_weather\",\"args\": {\"location\": \"Paris\"}}}],\"role\": \"model\"},\"finishReason\": \"STOP\",\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 9,\"candidatesTokenCount\": 12,\"totalTokenCount\": 21},\"modelVersion\": \"gemini-2.0-flash\",\"responseId\": \"r-1\"}\r\n\r\n",
 );
-
-fn parse(out: &[bytes::Bytes]) -> Vec<Value> {
-    out.iter()
-        .map(|e| {
-            let s = std::str::from_utf8(e).unwrap();
-            let d = s.strip_prefix("data: ").unwrap().trim();
-            if d == "[DONE]" {
-                json!("[DONE]")
-            } else {
-                serde_json::from_str(d).unwrap()
-            }
-        })
-        .collect()
-}
 
 #[test]
 fn the_stream_translates_identically_whatever_the_cuts() {

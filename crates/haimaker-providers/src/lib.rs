@@ -18,6 +18,10 @@
 //! | [`errors`] | provider error bodies -> status, message, and the LiteLLM exception they mean |
 //! | [`params`] | which OpenAI parameters a provider takes, and `drop_params` |
 //!
+//! Shared inside the crate: `turns` (the OpenAI messages -> provider turns walk and the request
+//! fields Anthropic, Gemini and Bedrock read alike), `stream` (SSE input, chunk building and the
+//! usage-only chunk of the stream translators), `util` (JSON, usage and response helpers).
+//!
 //! The OpenAI-compatible path never comes here: only deployments whose provider needs a
 //! translation pay for one.
 
@@ -34,6 +38,10 @@ pub mod messages;
 pub mod messages_stream;
 pub mod params;
 pub mod sigv4;
+mod stream;
+#[cfg(test)]
+mod test_util;
+mod turns;
 mod util;
 
 use bytes::Bytes;

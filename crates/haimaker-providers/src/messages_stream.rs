@@ -7,10 +7,11 @@
 //! read on the way for usage.
 
 use bytes::Bytes;
-use haimaker_openai::{SseEvent, SseSplitter, Usage};
+use haimaker_openai::Usage;
 use serde_json::{Value, json};
 
 use crate::messages::{stop_reason, usage_json};
+use crate::stream::{SseData, SseInput, finish_data, merge_non_null, push_data};
 use crate::util::named_event;
 use crate::{StreamFormat, StreamTranslator};
 
@@ -22,8 +23,7 @@ enum Block {
 }
 
 pub struct OpenAiToAnthropic {
-    splitter: SseSplitter,
-    scratch: Vec<SseEvent>,
+    input: SseInput,
     model: String,
     started: bool,
     block: Block,
@@ -37,8 +37,7 @@ impl OpenAiToAnthropic {
     /// `model`: what `message_start` names until the upstream says.
     pub fn new(model: &str) -> Self {
         Self {
-            splitter: SseSplitter::new(),
-            scratch: Vec::new(),
+            input: SseInput::default(),
             model: model.to_string(),
             started: false,
             block: Block::None,
@@ -206,26 +205,23 @@ impl OpenAiToAnthropic {
     }
 }
 
+impl SseData for OpenAiToAnthropic {
+    fn input(&mut self) -> &mut SseInput {
+        &mut self.input
+    }
+
+    fn data(&mut self, data: &[u8], out: &mut Vec<Bytes>) {
+        self.chunk(data, out);
+    }
+}
+
 impl StreamTranslator for OpenAiToAnthropic {
     fn push(&mut self, chunk: &[u8], out: &mut Vec<Bytes>) {
-        self.splitter
-            .push(Bytes::copy_from_slice(chunk), &mut self.scratch);
-        let events = std::mem::take(&mut self.scratch);
-        for event in &events {
-            if let Some(data) = event.data() {
-                self.chunk(&data, out);
-            }
-        }
-        self.scratch = events;
-        self.scratch.clear();
+        push_data(self, chunk, out);
     }
 
     fn finish(&mut self, out: &mut Vec<Bytes>) {
-        if let Some(rest) = self.splitter.finish()
-            && let Some(data) = rest.data()
-        {
-            self.chunk(&data, out);
-        }
+        finish_data(self, out);
         self.end(out);
     }
 
@@ -241,8 +237,7 @@ impl StreamTranslator for OpenAiToAnthropic {
 /// An Anthropic stream relayed as it is (event by event), read for usage on the way.
 #[derive(Default)]
 pub struct AnthropicPassthrough {
-    splitter: SseSplitter,
-    scratch: Vec<SseEvent>,
+    input: SseInput,
     usage: Option<Value>,
 }
 
@@ -261,11 +256,7 @@ impl AnthropicPassthrough {
             if let Some(Value::Object(u)) = u {
                 let into = self.usage.get_or_insert_with(|| json!({}));
                 if let Some(into) = into.as_object_mut() {
-                    for (k, v) in u {
-                        if !v.is_null() {
-                            into.insert(k.clone(), v.clone());
-                        }
-                    }
+                    merge_non_null(into, u);
                 }
             }
         }
@@ -278,21 +269,18 @@ fn memchr_usage(data: &[u8]) -> bool {
 
 impl StreamTranslator for AnthropicPassthrough {
     fn push(&mut self, chunk: &[u8], out: &mut Vec<Bytes>) {
-        self.splitter
-            .push(Bytes::copy_from_slice(chunk), &mut self.scratch);
-        let events = std::mem::take(&mut self.scratch);
+        let events = self.input.push(chunk);
         for event in &events {
             if let Some(data) = event.data() {
                 self.read_usage(&data);
             }
             out.push(event.raw.clone());
         }
-        self.scratch = events;
-        self.scratch.clear();
+        self.input.recycle(events);
     }
 
     fn finish(&mut self, out: &mut Vec<Bytes>) {
-        if let Some(rest) = self.splitter.finish() {
+        if let Some(rest) = self.input.finish() {
             out.push(rest.raw);
         }
     }

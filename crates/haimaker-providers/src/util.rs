@@ -6,6 +6,8 @@ use bytes::Bytes;
 use haimaker_openai::Usage;
 use serde_json::{Value, json};
 
+use crate::TranslateError;
+
 pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -77,4 +79,47 @@ pub(crate) fn parse_data_url(url: &str) -> Option<(&str, &str)> {
 
 pub(crate) fn u64_at(value: &Value, key: &str) -> u64 {
     value.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// A provider's response body as a JSON object.
+pub(crate) fn response_object(body: &[u8]) -> Result<Value, TranslateError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| TranslateError::new(format!("the response is not JSON ({e})")))?;
+    if !value.is_object() {
+        return Err(TranslateError::new("the response is not a JSON object"));
+    }
+    Ok(value)
+}
+
+/// An OpenAI `tool_calls` entry; `input` (the arguments as JSON) defaults to `{}`.
+pub(crate) fn tool_call(id: Value, name: Value, input: Option<&Value>) -> Value {
+    json!({
+        "id": id,
+        "type": "function",
+        "function": {
+            "name": name,
+            "arguments": input.map_or_else(|| "{}".to_string(), Value::to_string),
+        },
+    })
+}
+
+/// An assistant message: `content` is null when there is no text but tool calls.
+pub(crate) fn assistant_message(text: String, tool_calls: &[Value]) -> Value {
+    json!({
+        "role": "assistant",
+        "content": if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { json!(text) },
+    })
+}
+
+/// A `chat.completion`, created now.
+pub(crate) fn chat_completion(id: Value, model: Value, choices: Value, usage: Value) -> Value {
+    json!({
+        "id": id,
+        "object": "chat.completion",
+        "created": now(),
+        "model": model,
+        "system_fingerprint": null,
+        "choices": choices,
+        "usage": usage,
+    })
 }

@@ -28,17 +28,18 @@ pub async fn most_failed(
     from: SystemTime,
     to: SystemTime,
 ) -> Result<Vec<DeploymentFigure>, StoreError> {
-    let rows = client
-        .query(
-            r#"SELECT coalesce(model_id, ''), max(coalesce(litellm_model_name, '')),
+    let rows = rows_between(
+        client,
+        r#"SELECT coalesce(model_id, ''), max(coalesce(litellm_model_name, '')),
                       max(coalesce(api_base, '')), count(*)::float8
                FROM "LiteLLM_ErrorLogs"
                WHERE "startTime" >= $1 AND "startTime" < $2
                GROUP BY 1 ORDER BY 4 DESC, 1 LIMIT 5"#,
-            &[&from, &to],
-        )
-        .await
-        .map_err(|e| StoreError::query("reading failed calls for the daily report", e))?;
+        from,
+        to,
+        "reading failed calls for the daily report",
+    )
+    .await?;
     Ok(rows.iter().map(figure).collect())
 }
 
@@ -49,19 +50,35 @@ pub async fn slowest(
     from: SystemTime,
     to: SystemTime,
 ) -> Result<Vec<DeploymentFigure>, StoreError> {
-    let rows = client
-        .query(
-            r#"SELECT coalesce(model_id, ''), max(model), max(coalesce(api_base, '')),
+    let rows = rows_between(
+        client,
+        r#"SELECT coalesce(model_id, ''), max(model), max(coalesce(api_base, '')),
                       avg(extract(epoch FROM ("endTime" - "startTime"))::float8
                           / greatest(completion_tokens, 1))
                FROM "LiteLLM_SpendLogs"
                WHERE "startTime" >= $1 AND "startTime" < $2 AND coalesce(cache_hit, '') <> 'True'
                GROUP BY 1 ORDER BY 4 DESC, 1 LIMIT 5"#,
-            &[&from, &to],
-        )
-        .await
-        .map_err(|e| StoreError::query("reading latencies for the daily report", e))?;
+        from,
+        to,
+        "reading latencies for the daily report",
+    )
+    .await?;
     Ok(rows.iter().map(figure).collect())
+}
+
+/// The rows of `sql`, whose `$1` and `$2` are the start and end of the window; `what` names
+/// the query in the error.
+async fn rows_between(
+    client: &tokio_postgres::Client,
+    sql: &str,
+    from: SystemTime,
+    to: SystemTime,
+    what: &'static str,
+) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    client
+        .query(sql, &[&from, &to])
+        .await
+        .map_err(|e| StoreError::query(what, e))
 }
 
 fn figure(row: &tokio_postgres::Row) -> DeploymentFigure {
@@ -79,17 +96,18 @@ pub async fn spend_per_team(
     from: SystemTime,
     to: SystemTime,
 ) -> Result<Vec<SpendLine>, StoreError> {
-    let rows = client
-        .query(
-            r#"SELECT coalesce(t.team_alias, s.team_id, 'None'), sum(s.spend)::float8
+    let rows = rows_between(
+        client,
+        r#"SELECT coalesce(t.team_alias, s.team_id, 'None'), sum(s.spend)::float8
                FROM "LiteLLM_SpendLogs" s
                LEFT JOIN "LiteLLM_TeamTable" t ON s.team_id = t.team_id
                WHERE s."startTime" >= $1 AND s."startTime" < $2
                GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 100"#,
-            &[&from, &to],
-        )
-        .await
-        .map_err(|e| StoreError::query("reading team spend for the spend report", e))?;
+        from,
+        to,
+        "reading team spend for the spend report",
+    )
+    .await?;
     Ok(rows.iter().map(spend_line).collect())
 }
 
@@ -99,19 +117,20 @@ pub async fn spend_per_tag(
     from: SystemTime,
     to: SystemTime,
 ) -> Result<Vec<SpendLine>, StoreError> {
-    let rows = client
-        .query(
-            r#"SELECT tag, sum(s.spend)::float8
+    let rows = rows_between(
+        client,
+        r#"SELECT tag, sum(s.spend)::float8
                FROM "LiteLLM_SpendLogs" s,
                     jsonb_array_elements_text(
                         CASE WHEN jsonb_typeof(s.request_tags) = 'array' THEN s.request_tags
                              ELSE '[]'::jsonb END) AS tag
                WHERE s."startTime" >= $1 AND s."startTime" < $2
                GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 100"#,
-            &[&from, &to],
-        )
-        .await
-        .map_err(|e| StoreError::query("reading tag spend for the spend report", e))?;
+        from,
+        to,
+        "reading tag spend for the spend report",
+    )
+    .await?;
     Ok(rows.iter().map(spend_line).collect())
 }
 

@@ -15,6 +15,7 @@ mod metrics;
 mod providers_anthropic;
 mod providers_azure;
 mod providers_bedrock;
+mod providers_common;
 mod providers_gemini;
 mod providers_messages;
 mod proxy;

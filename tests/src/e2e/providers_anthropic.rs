@@ -5,7 +5,12 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Gateway, MockUpstream, Reply, post, post_stream};
+use super::providers_common::{
+    ask, assert_context_window_fallback, assert_error, assert_no_usage_chunk_by_default,
+    assert_usage_chunk, call_arguments, chat, data_events, finish_reasons, response_cost,
+    streamed_arguments, streamed_content, streamed_tool_calls, weather_request,
+};
+use crate::harness::{Gateway, MockUpstream, Reply, post_stream};
 
 const MODEL: &str = "claude-sonnet-4-5";
 
@@ -68,24 +73,7 @@ fn tool_use_message() -> Value {
 }
 
 fn openai_request() -> Value {
-    json!({
-        "model": "claude",
-        "messages": [
-            {"role": "system", "content": "You are terse."},
-            {"role": "user", "content": [
-                {"type": "text", "text": "What's the weather here?"},
-                {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQSkZJRg=="}}
-            ]}
-        ],
-        "tools": [{"type": "function", "function": {
-            "name": "get_weather", "description": "Get the current weather in a given location",
-            "parameters": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}
-        }}],
-        "tool_choice": "auto",
-        "stop": ["\n\nHuman:"],
-        "temperature": 0.3,
-        "top_p": 0.9
-    })
+    weather_request("claude")
 }
 
 /// The tool-use stream of the streaming documentation, with a text block first.
@@ -141,25 +129,12 @@ fn documented_stream() -> Vec<String> {
     ]
 }
 
-fn data_events(text: &str) -> Vec<Value> {
-    text.split("\n\n")
-        .filter_map(|e| e.trim().strip_prefix("data: "))
-        .filter(|d| *d != "[DONE]")
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn openai_chat_is_translated_to_the_messages_api_and_back() {
     let mock = MockUpstream::start().await;
     mock.on(MODEL, Reply::json(200, tool_use_message()));
     let gw = Gateway::start(&config(&mock, ""));
-    let resp = post(
-        &gw.url("/v1/chat/completions"),
-        &[],
-        openai_request().to_string(),
-    )
-    .await;
+    let resp = chat(&gw, &[], openai_request().to_string()).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
 
     let r = mock.requests_for(MODEL).pop().unwrap();
@@ -215,9 +190,10 @@ async fn openai_chat_is_translated_to_the_messages_api_and_back() {
     assert_eq!(call["id"], "toolu_01A09q90qw90lq917835lq9");
     assert_eq!(call["type"], "function");
     assert_eq!(call["function"]["name"], "get_weather");
-    let args: Value =
-        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
-    assert_eq!(args, json!({"location": "San Francisco, CA"}));
+    assert_eq!(
+        call_arguments(call),
+        json!({"location": "San Francisco, CA"})
+    );
     let u = &c["usage"];
     assert_eq!(u["prompt_tokens"], 2095 + 1000 + 100);
     assert_eq!(u["completion_tokens"], 503);
@@ -225,11 +201,7 @@ async fn openai_chat_is_translated_to_the_messages_api_and_back() {
     assert_eq!(u["prompt_tokens_details"]["cached_tokens"], 1000);
     assert_eq!(u["cache_creation_input_tokens"], 100);
     // Cost from the bundled price map: claude-sonnet-4-5 is priced.
-    let cost: f64 = resp
-        .header("x-litellm-response-cost")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let cost = response_cost(&resp);
     assert!(cost > 0.0, "cost {cost}");
 }
 
@@ -260,41 +232,19 @@ async fn the_messages_stream_becomes_chat_completion_chunks() {
         "{text}"
     );
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
-    let content: String = chunks
-        .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-        .collect();
-    assert_eq!(content, "Okay, let's check the weather.");
-    let calls: Vec<&Value> = chunks
-        .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["tool_calls"].get(0))
-        .collect();
+    assert_eq!(streamed_content(&chunks), "Okay, let's check the weather.");
+    let calls = streamed_tool_calls(&chunks);
     assert_eq!(calls[0]["id"], "toolu_01T1x1fJ34qAmk2tNTrN7Up6");
     assert_eq!(calls[0]["function"]["name"], "get_weather");
-    let args: String = calls
-        .iter()
-        .filter_map(|c| c["function"]["arguments"].as_str())
-        .collect();
-    assert_eq!(args, "{\"location\": \"San Francisco, CA\"}");
-    let finish: Vec<&str> = chunks
-        .iter()
-        .filter_map(|c| c["choices"][0]["finish_reason"].as_str())
-        .collect();
-    assert_eq!(finish, ["tool_calls"]);
-    let usage = chunks.last().unwrap();
-    assert_eq!(usage["choices"], json!([]));
-    assert_eq!(usage["usage"]["prompt_tokens"], 472);
-    assert_eq!(usage["usage"]["completion_tokens"], 89);
+    assert_eq!(
+        streamed_arguments(&calls),
+        "{\"location\": \"San Francisco, CA\"}"
+    );
+    assert_eq!(finish_reasons(&chunks), ["tool_calls"]);
+    assert_usage_chunk(&chunks, 472, 89);
 
     // Without include_usage the usage-only chunk is not sent.
-    let mut body = openai_request();
-    body["stream"] = json!(true);
-    let text = post_stream(&gw.url("/v1/chat/completions"), &[], body.to_string())
-        .await
-        .rest()
-        .await;
-    assert!(!text.contains("\"usage\""), "{text}");
-    assert!(text.ends_with("data: [DONE]\n\n"));
+    assert_no_usage_chunk_by_default(&gw, &[], openai_request()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -316,24 +266,16 @@ async fn anthropic_errors_map_to_litellm_statuses_and_context_window_falls_back(
     );
     mock.on("big-model", Reply::chat("from big"));
     let gw = Gateway::start(&config(&mock, ""));
-    let ask = |model: &str| {
-        json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}).to_string()
-    };
 
-    let resp = post(
-        &gw.url("/v1/chat/completions"),
-        &[],
-        ask("claude-overloaded"),
-    )
-    .await;
-    assert_eq!(resp.status, 500, "{}", resp.text());
-    assert_eq!(
-        resp.error_message(),
-        "litellm.InternalServerError: AnthropicException - Overloaded"
+    let resp = chat(&gw, &[], ask("claude-overloaded")).await;
+    assert_error(
+        &resp,
+        500,
+        "litellm.InternalServerError: AnthropicException - Overloaded",
     );
     assert_eq!(resp.json()["error"]["code"], "500");
 
-    let resp = post(&gw.url("/v1/chat/completions"), &[], ask("claude-limited")).await;
+    let resp = chat(&gw, &[], ask("claude-limited")).await;
     assert_eq!(resp.status, 429);
     assert!(
         resp.error_message()
@@ -344,11 +286,7 @@ async fn anthropic_errors_map_to_litellm_statuses_and_context_window_falls_back(
     assert_eq!(resp.json()["error"]["type"], "rate_limit_error");
     assert_eq!(resp.header("retry-after"), Some("12"));
 
-    let resp = post(&gw.url("/v1/chat/completions"), &[], ask("claude-small")).await;
-    assert_eq!(resp.status, 200, "{}", resp.text());
-    assert_eq!(resp.json()["choices"][0]["message"]["content"], "from big");
-    assert_eq!(resp.header("x-litellm-attempted-fallbacks"), Some("1"));
-    assert_eq!(mock.requests_for("small-model").len(), 1);
+    assert_context_window_fallback(&gw, &mock, &[], "claude-small").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -361,7 +299,7 @@ async fn unsupported_params_fail_unless_drop_params() {
         json!({"model": model, "messages": [{"role": "user", "content": "hi"}], "logprobs": true, "presence_penalty": 0.5, "max_tokens": 10})
             .to_string()
     };
-    let resp = post(&gw.url("/v1/chat/completions"), &[], ask("claude")).await;
+    let resp = chat(&gw, &[], ask("claude")).await;
     assert_eq!(resp.status, 400, "{}", resp.text());
     assert!(
         resp.error_message()
@@ -371,7 +309,7 @@ async fn unsupported_params_fail_unless_drop_params() {
     );
     assert!(mock.requests_for(MODEL).is_empty(), "nothing sent");
 
-    let resp = post(&gw.url("/v1/chat/completions"), &[], ask("claude-lenient")).await;
+    let resp = chat(&gw, &[], ask("claude-lenient")).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     let r = mock.requests_for("lenient-model").pop().unwrap();
     assert!(
@@ -383,6 +321,6 @@ async fn unsupported_params_fail_unless_drop_params() {
 
     // litellm_settings.drop_params applies to every deployment.
     let gw = Gateway::start(&config(&mock, "litellm_settings:\n  drop_params: true\n"));
-    let resp = post(&gw.url("/v1/chat/completions"), &[], ask("claude")).await;
+    let resp = chat(&gw, &[], ask("claude")).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
 }

@@ -10,6 +10,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::providers_common::{
+    ask, assert_anthropic_event_sequence, assert_context_window_fallback, assert_error,
+    assert_no_usage_chunk_by_default, assert_usage_chunk, call_arguments, chat, data_events,
+    finish_reasons, named_events, response_cost, streamed_arguments, streamed_content,
+    streamed_tool_calls, weather_request,
+};
 use crate::harness::aws::{converse_event, event_message, verify_sigv4};
 use crate::harness::{Gateway, MockUpstream, Reply, post, post_stream};
 
@@ -105,25 +111,9 @@ fn text_answer(text: &str) -> Value {
 }
 
 fn openai_request(model: &str) -> Value {
-    json!({
-        "model": model,
-        "messages": [
-            {"role": "system", "content": "You are terse."},
-            {"role": "user", "content": [
-                {"type": "text", "text": "What's the weather here?"},
-                {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQSkZJRg=="}}
-            ]}
-        ],
-        "tools": [{"type": "function", "function": {
-            "name": "get_weather", "description": "Get the current weather in a given location",
-            "parameters": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}
-        }}],
-        "tool_choice": "auto",
-        "stop": ["\n\nHuman:"],
-        "temperature": 0.3,
-        "top_p": 0.9,
-        "max_tokens": 300
-    })
+    let mut body = weather_request(model);
+    body["max_tokens"] = json!(300);
+    body
 }
 
 /// A ConverseStream body as the API reference describes its events (each payload carries the
@@ -153,14 +143,6 @@ fn stream_reply(chunks: Vec<Bytes>) -> Reply {
     }
 }
 
-fn data_events(text: &str) -> Vec<Value> {
-    text.split("\n\n")
-        .filter_map(|e| e.trim().strip_prefix("data: "))
-        .filter(|d| *d != "[DONE]")
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect()
-}
-
 fn today() -> String {
     let days = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -185,12 +167,7 @@ async fn openai_chat_is_translated_to_converse_signed_and_back() {
     let mock = MockUpstream::start().await;
     mock.on(MODEL, Reply::json(200, tool_use_answer()));
     let gw = gateway(&mock);
-    let resp = post(
-        &gw.url("/v1/chat/completions"),
-        &[AUTH],
-        openai_request("claude-bedrock").to_string(),
-    )
-    .await;
+    let resp = chat(&gw, &[AUTH], openai_request("claude-bedrock").to_string()).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
 
     let r = mock.requests_for(MODEL).pop().unwrap();
@@ -251,19 +228,16 @@ async fn openai_chat_is_translated_to_converse_signed_and_back() {
     let call = &choice["message"]["tool_calls"][0];
     assert_eq!(call["id"], "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q");
     assert_eq!(call["function"]["name"], "get_weather");
-    let args: Value =
-        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
-    assert_eq!(args, json!({"location": "San Francisco, CA"}));
+    assert_eq!(
+        call_arguments(call),
+        json!({"location": "San Francisco, CA"})
+    );
     assert_eq!(
         c["usage"],
         json!({"prompt_tokens": 2095, "completion_tokens": 503, "total_tokens": 2598})
     );
     // Cost from the bundled price map (`anthropic.claude-3-5-sonnet-20240620-v1:0`).
-    let cost: f64 = resp
-        .header("x-litellm-response-cost")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let cost = response_cost(&resp);
     assert!(
         (cost - (2095.0 * 3e-6 + 503.0 * 1.5e-5)).abs() < 1e-9,
         "cost {cost}"
@@ -276,12 +250,7 @@ async fn openai_chat_is_translated_to_converse_signed_and_back() {
         c["choices"][0]["message"].clone(),
         json!({"role": "tool", "tool_call_id": call["id"], "content": "72F and sunny"}),
     ]);
-    let resp = post(
-        &gw.url("/v1/chat/completions"),
-        &[AUTH],
-        follow_up.to_string(),
-    )
-    .await;
+    let resp = chat(&gw, &[AUTH], follow_up.to_string()).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     let r = mock.requests_for(MODEL).pop().unwrap();
     verify_sigv4(&r, SECRET).unwrap_or_else(|e| panic!("{e}"));
@@ -316,7 +285,7 @@ async fn credentials_and_region_come_from_the_aws_environment_or_an_api_key() {
     let ask = |model: &str| {
         json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}).to_string()
     };
-    let resp = post(&gw.url("/v1/chat/completions"), &[AUTH], ask("nova-env")).await;
+    let resp = chat(&gw, &[AUTH], ask("nova-env")).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     let r = mock.requests_for("amazon.nova-pro-v1:0").pop().unwrap();
     assert_eq!(
@@ -331,23 +300,14 @@ async fn credentials_and_region_come_from_the_aws_environment_or_an_api_key() {
     );
     assert_eq!(sig.signed_headers, ["content-type", "host", "x-amz-date"]);
     // amazon.nova-pro-v1:0 is priced: 8e-7 in, 3.2e-6 out.
-    let cost: f64 = resp
-        .header("x-litellm-response-cost")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let cost = response_cost(&resp);
     assert!(
         (cost - (12.0 * 8e-7 + 4.0 * 3.2e-6)).abs() < 1e-12,
         "cost {cost}"
     );
 
     // A Bedrock API key is sent as a bearer token, unsigned.
-    let resp = post(
-        &gw.url("/v1/chat/completions"),
-        &[AUTH],
-        ask("nova-api-key"),
-    )
-    .await;
+    let resp = chat(&gw, &[AUTH], ask("nova-api-key")).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     let r = mock.requests_for("amazon.nova-micro-v1:0").pop().unwrap();
     assert_eq!(r.headers["authorization"], "Bearer bedrock-api-key-abc");
@@ -359,7 +319,7 @@ async fn credentials_and_region_come_from_the_aws_environment_or_an_api_key() {
         .env("TEST_BEDROCK_SECRET", SECRET)
         .start();
     let before = mock.requests().len();
-    let resp = post(&gw.url("/v1/chat/completions"), &[AUTH], ask("nova-env")).await;
+    let resp = chat(&gw, &[AUTH], ask("nova-env")).await;
     assert_eq!(resp.status, 401, "{}", resp.text());
     assert!(
         resp.error_message().contains("no AWS credentials"),
@@ -397,41 +357,19 @@ async fn the_event_stream_becomes_chat_completion_chunks() {
         "{text}"
     );
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
-    let content: String = chunks
-        .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-        .collect();
-    assert_eq!(content, "Okay, let's check the weather.");
-    let calls: Vec<&Value> = chunks
-        .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["tool_calls"].get(0))
-        .collect();
+    assert_eq!(streamed_content(&chunks), "Okay, let's check the weather.");
+    let calls = streamed_tool_calls(&chunks);
     assert_eq!(calls[0]["id"], "tooluse_T1x1fJ34");
     assert_eq!(calls[0]["function"]["name"], "get_weather");
-    let args: String = calls
-        .iter()
-        .filter_map(|c| c["function"]["arguments"].as_str())
-        .collect();
-    assert_eq!(args, "{\"location\": \"San Francisco, CA\"}");
-    let finish: Vec<&str> = chunks
-        .iter()
-        .filter_map(|c| c["choices"][0]["finish_reason"].as_str())
-        .collect();
-    assert_eq!(finish, ["tool_calls"]);
-    let usage = chunks.last().unwrap();
-    assert_eq!(usage["choices"], json!([]));
-    assert_eq!(usage["usage"]["prompt_tokens"], 472);
-    assert_eq!(usage["usage"]["completion_tokens"], 89);
+    assert_eq!(
+        streamed_arguments(&calls),
+        "{\"location\": \"San Francisco, CA\"}"
+    );
+    assert_eq!(finish_reasons(&chunks), ["tool_calls"]);
+    assert_usage_chunk(&chunks, 472, 89);
 
     // Without include_usage the usage-only chunk is not sent.
-    let mut body = openai_request("claude-bedrock");
-    body["stream"] = json!(true);
-    let text = post_stream(&gw.url("/v1/chat/completions"), &[AUTH], body.to_string())
-        .await
-        .rest()
-        .await;
-    assert!(!text.contains("\"usage\""), "{text}");
-    assert!(text.ends_with("data: [DONE]\n\n"));
+    assert_no_usage_chunk_by_default(&gw, &[AUTH], openai_request("claude-bedrock")).await;
 
     // An exception message mid-stream becomes the OpenAI error event.
     let mut broken = converse_event("messageStart", &json!({"role": "assistant"}));
@@ -492,50 +430,28 @@ async fn bedrock_errors_map_to_litellm_statuses_and_context_window_falls_back() 
     );
     mock.on("big-model", Reply::chat("from big"));
     let gw = gateway(&mock);
-    let ask = |model: &str| {
-        json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}).to_string()
-    };
 
-    let resp = post(
-        &gw.url("/v1/chat/completions"),
-        &[AUTH],
-        ask("bedrock-limited"),
-    )
-    .await;
-    assert_eq!(resp.status, 429, "{}", resp.text());
-    assert_eq!(
-        resp.error_message(),
-        "litellm.RateLimitError: BedrockException - Too many requests, please wait before trying again."
+    let resp = chat(&gw, &[AUTH], ask("bedrock-limited")).await;
+    assert_error(
+        &resp,
+        429,
+        "litellm.RateLimitError: BedrockException - Too many requests, please wait before trying again.",
     );
     assert_eq!(resp.json()["error"]["type"], "rate_limit_error");
 
-    let resp = post(
-        &gw.url("/v1/chat/completions"),
-        &[AUTH],
-        ask("bedrock-bad-token"),
-    )
-    .await;
-    assert_eq!(resp.status, 401, "{}", resp.text());
-    assert_eq!(
-        resp.error_message(),
-        "litellm.AuthenticationError: BedrockException - The security token included in the request is invalid."
+    let resp = chat(&gw, &[AUTH], ask("bedrock-bad-token")).await;
+    assert_error(
+        &resp,
+        401,
+        "litellm.AuthenticationError: BedrockException - The security token included in the request is invalid.",
     );
 
-    let resp = post(
-        &gw.url("/v1/chat/completions"),
-        &[AUTH],
-        ask("bedrock-small"),
-    )
-    .await;
-    assert_eq!(resp.status, 200, "{}", resp.text());
-    assert_eq!(resp.json()["choices"][0]["message"]["content"], "from big");
-    assert_eq!(resp.header("x-litellm-attempted-fallbacks"), Some("1"));
-    assert_eq!(mock.requests_for("small-model").len(), 1);
+    assert_context_window_fallback(&gw, &mock, &[AUTH], "bedrock-small").await;
 
     // An OpenAI parameter Converse lacks: 400 unless dropped.
     let body = json!({"model": "bedrock-limited", "messages": [{"role": "user", "content": "hi"}], "seed": 3});
     let before = mock.requests_for("limited-model").len();
-    let resp = post(&gw.url("/v1/chat/completions"), &[AUTH], body.to_string()).await;
+    let resp = chat(&gw, &[AUTH], body.to_string()).await;
     assert_eq!(resp.status, 400, "{}", resp.text());
     assert!(
         resp.error_message()
@@ -549,7 +465,7 @@ async fn bedrock_errors_map_to_litellm_statuses_and_context_window_falls_back() 
         .env("TEST_BEDROCK_SECRET", SECRET)
         .start();
     mock.on("limited-model", Reply::json(200, text_answer("ok")));
-    let resp = post(&gw.url("/v1/chat/completions"), &[AUTH], body.to_string()).await;
+    let resp = chat(&gw, &[AUTH], body.to_string()).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     let r = mock.requests_for("limited-model").pop().unwrap();
     assert!(r.body.get("seed").is_none() && r.body.get("additionalModelRequestFields").is_none());
@@ -613,14 +529,9 @@ async fn v1_messages_are_translated_for_bedrock_deployments() {
     let text = stream.rest().await;
     let r = mock.requests_for(MODEL).pop().unwrap();
     assert_eq!(r.path, format!("/model/{MODEL_PATH}/converse-stream"));
-    let names: Vec<&str> = text
-        .split("\n\n")
-        .filter_map(|e| e.lines().find_map(|l| l.strip_prefix("event: ")))
-        .collect();
-    assert_eq!(names.first(), Some(&"message_start"), "{text}");
-    assert_eq!(names.last(), Some(&"message_stop"), "{text}");
-    assert!(names.contains(&"content_block_delta"));
-    assert!(!text.contains("[DONE]"), "{text}");
+    let events = named_events(&text);
+    assert_anthropic_event_sequence(&text, &events);
+    assert!(events.iter().any(|(n, _)| n == "content_block_delta"));
     assert!(text.contains("\"stop_reason\":\"tool_use\""), "{text}");
     assert!(text.contains("Okay, let's check"), "{text}");
 }

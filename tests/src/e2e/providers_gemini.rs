@@ -6,6 +6,12 @@
 
 use serde_json::{Value, json};
 
+use super::providers_common::{
+    ask, assert_anthropic_event_sequence, assert_context_window_fallback, assert_error,
+    assert_no_usage_chunk_by_default, assert_usage_chunk, call_arguments, chat, data_events,
+    finish_reasons, named_events, response_cost, streamed_content, streamed_tool_calls,
+    weather_request,
+};
 use crate::harness::{Gateway, MockUpstream, Reply, post, post_stream};
 
 const MODEL: &str = "gemini-2.0-flash";
@@ -88,26 +94,10 @@ fn text_answer(text: &str) -> Value {
 }
 
 fn openai_request(model: &str) -> Value {
-    json!({
-        "model": model,
-        "messages": [
-            {"role": "system", "content": "You are terse."},
-            {"role": "user", "content": [
-                {"type": "text", "text": "What's the weather here?"},
-                {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQSkZJRg=="}}
-            ]}
-        ],
-        "tools": [{"type": "function", "function": {
-            "name": "get_weather", "description": "Get the current weather in a given location",
-            "parameters": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"],
-                           "additionalProperties": false}
-        }}],
-        "tool_choice": "auto",
-        "stop": ["\n\nHuman:"],
-        "temperature": 0.3,
-        "top_p": 0.9,
-        "max_tokens": 256
-    })
+    let mut body = weather_request(model);
+    body["tools"][0]["function"]["parameters"]["additionalProperties"] = json!(false);
+    body["max_tokens"] = json!(256);
+    body
 }
 
 /// A `streamGenerateContent?alt=sse` body: text in two events, then a function call with the
@@ -131,40 +121,12 @@ fn documented_stream() -> Vec<String> {
     ]
 }
 
-fn data_events(text: &str) -> Vec<Value> {
-    text.split("\n\n")
-        .filter_map(|e| e.trim().strip_prefix("data: "))
-        .filter(|d| *d != "[DONE]")
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect()
-}
-
-fn named_events(text: &str) -> Vec<(String, Value)> {
-    text.split("\n\n")
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| {
-            let name = e
-                .lines()
-                .find_map(|l| l.strip_prefix("event: "))
-                .unwrap_or_default()
-                .to_string();
-            let data = e.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
-            (name, serde_json::from_str(data).unwrap())
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn openai_chat_is_translated_to_generate_content_and_back() {
     let mock = MockUpstream::start().await;
     mock.on(MODEL, Reply::json(200, function_call_answer()));
     let gw = Gateway::start(&config(&mock, ""));
-    let resp = post(
-        &gw.url("/v1/chat/completions"),
-        &[AUTH],
-        openai_request("gemini").to_string(),
-    )
-    .await;
+    let resp = chat(&gw, &[AUTH], openai_request("gemini").to_string()).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
 
     let r = mock.requests_for(MODEL).pop().unwrap();
@@ -223,19 +185,16 @@ async fn openai_chat_is_translated_to_generate_content_and_back() {
     assert!(call["id"].as_str().unwrap().starts_with("call_"), "{call}");
     assert_eq!(call["type"], "function");
     assert_eq!(call["function"]["name"], "get_weather");
-    let args: Value =
-        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
-    assert_eq!(args, json!({"location": "San Francisco, CA"}));
+    assert_eq!(
+        call_arguments(call),
+        json!({"location": "San Francisco, CA"})
+    );
     assert_eq!(
         c["usage"],
         json!({"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150})
     );
     // Cost from the bundled price map (`gemini/gemini-2.0-flash`: 1e-7 in, 4e-7 out).
-    let cost: f64 = resp
-        .header("x-litellm-response-cost")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let cost = response_cost(&resp);
     assert!(
         (cost - (120.0 * 1e-7 + 30.0 * 4e-7)).abs() < 1e-12,
         "cost {cost}"
@@ -248,12 +207,7 @@ async fn openai_chat_is_translated_to_generate_content_and_back() {
         c["choices"][0]["message"].clone(),
         json!({"role": "tool", "tool_call_id": call["id"], "content": "{\"forecast\": \"sunny\"}"}),
     ]);
-    let resp = post(
-        &gw.url("/v1/chat/completions"),
-        &[AUTH],
-        follow_up.to_string(),
-    )
-    .await;
+    let resp = chat(&gw, &[AUTH], follow_up.to_string()).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(resp.json()["choices"][0]["finish_reason"], "stop");
     let r = mock.requests_for(MODEL).pop().unwrap();
@@ -277,8 +231,8 @@ async fn the_api_key_comes_from_gemini_api_key() {
     let gw = Gateway::builder(&config(&mock, ""))
         .env("GEMINI_API_KEY", "AIza-from-env")
         .start();
-    let resp = post(
-        &gw.url("/v1/chat/completions"),
+    let resp = chat(
+        &gw,
         &[AUTH],
         json!({"model": "gemini-env-key", "messages": [{"role": "user", "content": "hi"}]})
             .to_string(),
@@ -323,15 +277,8 @@ async fn the_stream_becomes_chat_completion_chunks() {
         "{text}"
     );
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
-    let content: String = chunks
-        .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-        .collect();
-    assert_eq!(content, "Okay, let's check the weather.");
-    let calls: Vec<&Value> = chunks
-        .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["tool_calls"].get(0))
-        .collect();
+    assert_eq!(streamed_content(&chunks), "Okay, let's check the weather.");
+    let calls = streamed_tool_calls(&chunks);
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["index"], 0);
     assert_eq!(calls[0]["function"]["name"], "get_weather");
@@ -339,25 +286,11 @@ async fn the_stream_becomes_chat_completion_chunks() {
         calls[0]["function"]["arguments"],
         "{\"location\":\"San Francisco, CA\"}"
     );
-    let finish: Vec<&str> = chunks
-        .iter()
-        .filter_map(|c| c["choices"][0]["finish_reason"].as_str())
-        .collect();
-    assert_eq!(finish, ["tool_calls"]);
-    let usage = chunks.last().unwrap();
-    assert_eq!(usage["choices"], json!([]));
-    assert_eq!(usage["usage"]["prompt_tokens"], 472);
-    assert_eq!(usage["usage"]["completion_tokens"], 89);
+    assert_eq!(finish_reasons(&chunks), ["tool_calls"]);
+    assert_usage_chunk(&chunks, 472, 89);
 
     // Without include_usage the usage-only chunk is not sent.
-    let mut body = openai_request("gemini");
-    body["stream"] = json!(true);
-    let text = post_stream(&gw.url("/v1/chat/completions"), &[AUTH], body.to_string())
-        .await
-        .rest()
-        .await;
-    assert!(!text.contains("\"usage\""), "{text}");
-    assert!(text.ends_with("data: [DONE]\n\n"));
+    assert_no_usage_chunk_by_default(&gw, &[AUTH], openai_request("gemini")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -379,45 +312,23 @@ async fn gemini_errors_map_to_litellm_statuses_and_context_window_falls_back() {
     );
     mock.on("big-model", Reply::chat("from big"));
     let gw = Gateway::start(&config(&mock, ""));
-    let ask = |model: &str| {
-        json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}).to_string()
-    };
 
-    let resp = post(
-        &gw.url("/v1/chat/completions"),
-        &[AUTH],
-        ask("gemini-limited"),
-    )
-    .await;
-    assert_eq!(resp.status, 429, "{}", resp.text());
-    assert_eq!(
-        resp.error_message(),
-        "litellm.RateLimitError: GeminiException - Resource has been exhausted (e.g. check quota)."
+    let resp = chat(&gw, &[AUTH], ask("gemini-limited")).await;
+    assert_error(
+        &resp,
+        429,
+        "litellm.RateLimitError: GeminiException - Resource has been exhausted (e.g. check quota).",
     );
     assert_eq!(resp.json()["error"]["type"], "rate_limit_error");
 
-    let resp = post(
-        &gw.url("/v1/chat/completions"),
-        &[AUTH],
-        ask("gemini-bad-key"),
-    )
-    .await;
-    assert_eq!(resp.status, 401, "{}", resp.text());
-    assert_eq!(
-        resp.error_message(),
-        "litellm.AuthenticationError: GeminiException - API key not valid. Please pass a valid API key."
+    let resp = chat(&gw, &[AUTH], ask("gemini-bad-key")).await;
+    assert_error(
+        &resp,
+        401,
+        "litellm.AuthenticationError: GeminiException - API key not valid. Please pass a valid API key.",
     );
 
-    let resp = post(
-        &gw.url("/v1/chat/completions"),
-        &[AUTH],
-        ask("gemini-small"),
-    )
-    .await;
-    assert_eq!(resp.status, 200, "{}", resp.text());
-    assert_eq!(resp.json()["choices"][0]["message"]["content"], "from big");
-    assert_eq!(resp.header("x-litellm-attempted-fallbacks"), Some("1"));
-    assert_eq!(mock.requests_for("small-model").len(), 1);
+    assert_context_window_fallback(&gw, &mock, &[AUTH], "gemini-small").await;
 
     // Embeddings and text completions are refused before anything is sent.
     let resp = post(
@@ -443,12 +354,7 @@ async fn unsupported_params_fail_unless_drop_params() {
         }
         body.to_string()
     };
-    let resp = post(
-        &gw.url("/v1/chat/completions"),
-        &[AUTH],
-        ask("gemini", None),
-    )
-    .await;
+    let resp = chat(&gw, &[AUTH], ask("gemini", None)).await;
     assert_eq!(resp.status, 400, "{}", resp.text());
     assert!(
         resp.error_message().contains(
@@ -460,12 +366,7 @@ async fn unsupported_params_fail_unless_drop_params() {
     assert_eq!(resp.json()["error"]["param"], "logit_bias");
     assert!(mock.requests_for(MODEL).is_empty(), "nothing sent");
 
-    let resp = post(
-        &gw.url("/v1/chat/completions"),
-        &[AUTH],
-        ask("gemini-lenient", None),
-    )
-    .await;
+    let resp = chat(&gw, &[AUTH], ask("gemini-lenient", None)).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     let r = mock.requests_for("lenient-model").pop().unwrap();
     assert!(
@@ -476,12 +377,7 @@ async fn unsupported_params_fail_unless_drop_params() {
     assert_eq!(r.body["generationConfig"]["maxOutputTokens"], 10);
 
     // `drop_params: true` in the request does the same for one call.
-    let resp = post(
-        &gw.url("/v1/chat/completions"),
-        &[AUTH],
-        ask("gemini", Some(true)),
-    )
-    .await;
+    let resp = chat(&gw, &[AUTH], ask("gemini", Some(true))).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     let r = mock.requests_for(MODEL).pop().unwrap();
     assert!(r.body.get("drop_params").is_none() && r.body.get("logprobs").is_none());
@@ -555,10 +451,7 @@ async fn v1_messages_are_translated_for_gemini_deployments() {
     let r = mock.requests_for(MODEL).pop().unwrap();
     assert_eq!(r.query.as_deref(), Some("alt=sse"));
     let events = named_events(&text);
-    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names.first(), Some(&"message_start"), "{text}");
-    assert_eq!(names.last(), Some(&"message_stop"), "{text}");
-    assert!(!text.contains("[DONE]"), "{text}");
+    assert_anthropic_event_sequence(&text, &events);
     let text_deltas: String = events
         .iter()
         .filter_map(|(_, e)| e["delta"]["text"].as_str())

@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use super::providers_common::named_events;
 use crate::harness::mock::{chunk_event, usage_event};
 use crate::harness::python::{repo_root, venv_python};
 use crate::harness::{Gateway, MockUpstream, Reply, post, post_stream};
@@ -56,24 +57,6 @@ fn messages_request(model: &str, stream: bool) -> Value {
         "metadata": {"user_id": "user-42"},
         "messages": [{"role": "user", "content": "Hello, Claude"}]
     })
-}
-
-fn named_events(text: &str) -> Vec<(String, Value)> {
-    text.split("\n\n")
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| {
-            let mut name = String::new();
-            let mut data = Value::Null;
-            for line in e.lines() {
-                if let Some(n) = line.strip_prefix("event: ") {
-                    name = n.to_string();
-                } else if let Some(d) = line.strip_prefix("data: ") {
-                    data = serde_json::from_str(d).unwrap();
-                }
-            }
-            (name, data)
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
