@@ -24,14 +24,22 @@ pub struct Metrics {
     pub report_interval: Duration,
     /// `/metrics` on the main port (off with `HAIMAKER_MAIN_PORT_METRICS=false`).
     pub on_main_port: bool,
+    /// The `end_user` label (off with `disable_end_user_cost_tracking` or its
+    /// `_prometheus_only` form: one series per end user can explode the cardinality).
+    pub end_user_labels: bool,
     /// `require_auth_for_metrics_endpoint` (default true, LiteLLM's newest): the main port's
     /// `/metrics` needs a valid key.
     pub require_auth: bool,
 }
 
 impl Metrics {
-    pub fn new(require_auth: bool, env: &dyn Fn(&str) -> Option<String>) -> Self {
+    pub fn new(
+        require_auth: bool,
+        end_user_labels: bool,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Self {
         Self {
+            end_user_labels,
             recorder: Recorder::default(),
             text: Mutex::new(Arc::from("")),
             report_interval: env("HAIMAKER_METRICS_INTERVAL_MS")

@@ -162,6 +162,10 @@ impl AppState {
             db,
             metrics: Arc::new(crate::metrics::Metrics::new(
                 general.require_auth_for_metrics_endpoint.unwrap_or(true),
+                !(config.litellm_settings.disable_end_user_cost_tracking
+                    || config
+                        .litellm_settings
+                        .disable_end_user_cost_tracking_prometheus_only),
                 env,
             )),
             reserve_max_tokens: env("HAIMAKER_RESERVE_MAX_TOKENS")

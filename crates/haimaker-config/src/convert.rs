@@ -251,6 +251,8 @@ fn litellm(o: Obj<'_>) -> LitellmSettings {
         enable_preview_features: o.flag("enable_preview_features"),
         model_group_alias_map: o.aliases("model_group_alias_map").0,
         disable_end_user_cost_tracking: o.flag("disable_end_user_cost_tracking"),
+        disable_end_user_cost_tracking_prometheus_only: o
+            .flag("disable_end_user_cost_tracking_prometheus_only"),
         force_ipv4: o.flag("force_ipv4"),
         ssl_verify,
     }

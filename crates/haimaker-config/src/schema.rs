@@ -298,7 +298,7 @@ pub(crate) static LITELLM_SETTINGS: Section = Section {
         later("langfuse_default_tags", StrList),
         later("mcp_aliases", Map),
         later("key_generation_settings", Map),
-        later("disable_end_user_cost_tracking_prometheus_only", Bool),
+        done("disable_end_user_cost_tracking_prometheus_only", Bool),
         later("disable_add_transform_inline_image_block", Bool),
         later("use_chat_completions_url_for_anthropic_messages", Bool),
         later("disable_hf_tokenizer_download", Bool),

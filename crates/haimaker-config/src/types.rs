@@ -215,6 +215,8 @@ pub struct LitellmSettings {
     pub enable_preview_features: bool,
     pub model_group_alias_map: BTreeMap<String, String>,
     pub disable_end_user_cost_tracking: bool,
+    /// No `end_user` label on the metrics (the spend logs keep it).
+    pub disable_end_user_cost_tracking_prometheus_only: bool,
     pub force_ipv4: bool,
     pub ssl_verify: Option<bool>,
 }

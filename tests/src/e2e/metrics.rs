@@ -365,3 +365,32 @@ general_settings:
         "database_connection_pool_limit defaults to 10: {text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn end_users_are_labelled_unless_turned_off_for_prometheus() {
+    let mock = MockUpstream::start().await;
+    let body = json!({"model": "g", "user": "alice", "messages": []}).to_string();
+    for (extra, label) in [
+        ("", "alice"),
+        (
+            "litellm_settings:\n  disable_end_user_cost_tracking_prometheus_only: true\n",
+            "",
+        ),
+    ] {
+        let gw = pod(&mock, extra).start();
+        assert_eq!(
+            post(&gw.url("/v1/chat/completions"), &[], body.clone())
+                .await
+                .status,
+            200
+        );
+        scrape_until(&gw.health_url("/metrics"), "the end_user label", |t| {
+            sample(
+                t,
+                "litellm_proxy_total_requests_metric_total",
+                &[("end_user", label), ("requested_model", "g")],
+            ) == Some(1.0)
+        })
+        .await;
+    }
+}

@@ -231,7 +231,11 @@ async fn serve_llm(
             );
         }
         let request = request::parse(call, path_model, &parts.headers, &bytes)?;
-        let end_user = request.body.typed::<String>("user", "").ok().flatten();
+        let end_user = state
+            .metrics
+            .end_user_labels
+            .then(|| request.body.typed::<String>("user", "").ok().flatten())
+            .flatten();
         labels = crate::metrics::CallLabels::new(&caller, &request.model, end_user.as_deref());
         llm::serve(state, ctx, request, in_flight, &caller, &labels).await
     }
