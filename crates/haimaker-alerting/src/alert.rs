@@ -33,6 +33,10 @@ pub struct Dedupe {
     /// report): when no shared claim is possible (no Redis, or Redis down), only the leader
     /// worker (slot 1) sends it, so a pod sends it once, not once per worker.
     pub fleet: bool,
+    /// Never claimed in Redis, always the leader's: for events about Redis itself, whose
+    /// claim cannot be written during the outage (a worker that flushes after Redis returns
+    /// would win a second claim and send the event again).
+    pub leader_only: bool,
 }
 
 impl Alert {
@@ -53,7 +57,16 @@ impl Alert {
             key: key.into(),
             ttl: ttl.max(Duration::from_secs(1)),
             fleet,
+            leader_only: false,
         });
+        self
+    }
+
+    /// See [`Dedupe::leader_only`].
+    pub fn leader_only(mut self) -> Self {
+        if let Some(dedupe) = &mut self.dedupe {
+            dedupe.leader_only = true;
+        }
         self
     }
 
@@ -388,6 +401,7 @@ pub fn redis_down(error: &str) -> Alert {
         format!("Redis unavailable: `{error}`\nRequests keep flowing with per-process limits, local cooldowns and no shared response cache until it returns."),
     )
     .dedupe("redis:down", INFRA_EVENT_TTL, true)
+    .leader_only()
 }
 
 /// Redis is back.
@@ -398,6 +412,7 @@ pub fn redis_up() -> Alert {
         "Redis connection restored: shared limits, budgets, cooldowns and the response cache are back.",
     )
     .dedupe("redis:up", INFRA_EVENT_TTL, true)
+    .leader_only()
 }
 
 /// Minor or major.

@@ -278,7 +278,7 @@ impl Alerting {
                 kept.push(alert);
                 continue;
             };
-            let claimed = match redis {
+            let claimed = match redis.filter(|_| !dedupe.leader_only) {
                 Some(r) => match r.claim(&dedupe.key, dedupe.ttl).await {
                     Ok(won) => Some(won),
                     Err(e) => {
