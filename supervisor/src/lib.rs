@@ -190,9 +190,10 @@ pub fn run(args: RunArgs) -> i32 {
         },
         heartbeat_stale: heartbeat_stale(&vars),
         metrics_interval: metrics_interval(&vars),
-        metrics_to_workers: haimaker_metrics::main_port_enabled(
-            vars.get(haimaker_metrics::MAIN_PORT_ENV).as_deref(),
-        ),
+        metrics_to_workers: vars
+            .get(haimaker_metrics::MAIN_PORT_ENV)
+            .and_then(|v| haimaker_config::flag(&v))
+            .unwrap_or(true),
         allow_requests_on_db_unavailable: loaded
             .config
             .general_settings

@@ -38,11 +38,9 @@ pub fn log_settings(
     })
 }
 
+/// Set and not a false word (LiteLLM treats any non-empty value as on).
 fn truthy(value: &str) -> bool {
-    !matches!(
-        value.trim().to_ascii_lowercase().as_str(),
-        "" | "false" | "0" | "no" | "off"
-    )
+    !value.trim().is_empty() && haimaker_config::flag(value) != Some(false)
 }
 
 #[cfg(test)]

@@ -46,9 +46,9 @@ impl Metrics {
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .filter(|ms| *ms > 0)
                 .map_or(DEFAULT_REPORT_INTERVAL, Duration::from_millis),
-            on_main_port: haimaker_metrics::main_port_enabled(
-                env(haimaker_metrics::MAIN_PORT_ENV).as_deref(),
-            ),
+            on_main_port: env(haimaker_metrics::MAIN_PORT_ENV)
+                .and_then(|v| haimaker_config::flag(&v))
+                .unwrap_or(true),
             require_auth,
         }
     }
@@ -86,11 +86,8 @@ pub fn serve(
 }
 
 /// The caller's labels (empty for the master key and open proxies).
-pub fn key_labels(caller: &Caller, end_user: Option<&str>) -> KeyLabels {
-    let mut labels = KeyLabels {
-        end_user: end_user.unwrap_or_default().to_string(),
-        ..KeyLabels::default()
-    };
+fn key_labels(caller: &Caller) -> KeyLabels {
+    let mut labels = KeyLabels::default();
     if let Caller::Key(key) = caller {
         let r = &key.record;
         labels.hashed_api_key = r.token.clone();
@@ -146,10 +143,10 @@ pub struct CallLabels {
 }
 
 impl CallLabels {
-    pub fn new(caller: &Caller, requested_model: &str, end_user: Option<&str>) -> Self {
+    /// The caller's labels; the requested model and end user are filled in once the body is read.
+    pub fn new(caller: &Caller) -> Self {
         let mut labels = Self {
-            key: key_labels(caller, end_user),
-            requested_model: requested_model.to_string(),
+            key: key_labels(caller),
             ..Self::default()
         };
         if let Caller::Key(key) = caller {

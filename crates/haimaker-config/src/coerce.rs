@@ -76,11 +76,17 @@ pub(crate) fn boolean(value: &Yaml) -> Option<bool> {
             Some(1) => Some(true),
             _ => None,
         },
-        Yaml::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" | "on" | "1" => Some(true),
-            "false" | "no" | "off" | "0" => Some(false),
-            _ => None,
-        },
+        Yaml::String(s) => flag(s),
+        _ => None,
+    }
+}
+
+/// `true`/`yes`/`on`/`1` and `false`/`no`/`off`/`0`, any case: YAML strings and environment
+/// variables alike; `None` for anything else.
+pub fn flag(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Some(true),
+        "false" | "no" | "off" | "0" => Some(false),
         _ => None,
     }
 }

@@ -35,6 +35,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 
+pub use coerce::flag;
 pub use dotenv::{read_dotenv, should_load_dotenv};
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{load, load_from_str};

@@ -28,14 +28,3 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The variable that turns `/metrics` off on the main port (the health port always serves it).
 pub const MAIN_PORT_ENV: &str = "HAIMAKER_MAIN_PORT_METRICS";
-
-/// Whether the main port serves `/metrics`, from [`MAIN_PORT_ENV`]'s value (on unless it says
-/// `false`, `0`, `no` or `off`).
-pub fn main_port_enabled(value: Option<&str>) -> bool {
-    !value.is_some_and(|v| {
-        matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "false" | "0" | "no" | "off"
-        )
-    })
-}

@@ -218,8 +218,11 @@ async fn serve_llm(
             state.db.as_deref(),
         )
         .await?;
-        labels =
-            crate::metrics::CallLabels::new(&caller, path_model.as_deref().unwrap_or(""), None);
+        labels = crate::metrics::CallLabels::new(&caller);
+        // `/engines/{model}/...`: known before the body, should the body be refused.
+        if let Some(model) = &path_model {
+            labels.requested_model.clone_from(model);
+        }
         let (parts, body) = req.into_parts();
         let bytes = request::read_body(body, &parts.headers, state.max_request_bytes).await?;
         if state.detailed_debug {
@@ -231,12 +234,12 @@ async fn serve_llm(
             );
         }
         let request = request::parse(call, path_model, &parts.headers, &bytes)?;
-        let end_user = state
-            .metrics
-            .end_user_labels
-            .then(|| request.body.typed::<String>("user", "").ok().flatten())
-            .flatten();
-        labels = crate::metrics::CallLabels::new(&caller, &request.model, end_user.as_deref());
+        labels.requested_model.clone_from(&request.model);
+        if state.metrics.end_user_labels
+            && let Ok(Some(user)) = request.body.typed::<String>("user", "")
+        {
+            labels.key.end_user = user;
+        }
         llm::serve(state, ctx, request, in_flight, &caller, &labels).await
     }
     .await;

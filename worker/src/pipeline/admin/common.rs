@@ -248,14 +248,14 @@ impl Query {
 
     /// A boolean parameter (`true`/`false`, `1`/`0`, as FastAPI reads them).
     pub fn flag(&self, name: &str, default: bool) -> Result<bool, ProxyError> {
-        match self.get(name).map(|v| v.to_ascii_lowercase()) {
+        match self.get(name) {
             None => Ok(default),
-            Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => Ok(true),
-            Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => Ok(false),
-            Some(v) => Err(bad_request(
-                name,
-                format!("Invalid value for `{name}`: {v:?} is not a boolean"),
-            )),
+            Some(v) => haimaker_config::flag(&v).ok_or_else(|| {
+                bad_request(
+                    name,
+                    format!("Invalid value for `{name}`: {v:?} is not a boolean"),
+                )
+            }),
         }
     }
 
